@@ -1,0 +1,45 @@
+"""The `amoc` console script: `amoc <command> [args]` runs `python -m amoc.<module>` in-process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+from amoc.errors import AmocError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("amoc.data.synthwalk_cli", "generate the built-in synthetic dataset"),
+    "index": ("amoc.data.index_cli", "build the tracklet index of a dataset"),
+    "cache": ("amoc.data.cache", "decode a dataset once into the uint8 frame cache"),
+    "splits": ("amoc.data.splits", "write the train/test person splits"),
+    "flow": ("amoc.flow.store", "compute an offline optical-flow store"),
+    "pretrain": ("amoc.train.pretrain_motion", "pre-train the motion net on offline flow"),
+    "train": ("amoc.train.run", "train one model on one split"),
+    "evaluate": ("amoc.evaluate", "extract features and write result rows"),
+    "aggregate": ("amoc.results", "aggregate result rows over splits"),
+    "tables": ("amoc.report.tables", "render the paper's tables"),
+    "figures": ("amoc.report.figures", "render the paper's figures"),
+    "bench": ("amoc.bench", "print the speed benchmark table"),
+    "du": ("amoc.disk_usage", "report disk use of every intermediate"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a sub-command module's `main(argv)`; user errors exit 2 without a traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
+        lines = [f"  {name:10s} {help_}" for name, (_, help_) in COMMANDS.items()]
+        print("usage: amoc <command> [args]\n\ncommands:\n" + "\n".join(lines))
+        return 0 if not argv or argv[0] in {"-h", "--help"} else 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    try:
+        return int(module.main(argv[1:]) or 0)
+    except AmocError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
