@@ -25,6 +25,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def run_command(command_main, argv: list[str] | None = None) -> int:
+    """Run a sub-command's `main(argv)` with logging set up; user errors exit 2 without a traceback.
+
+    Every `amoc/<module>.py` that is a command ends with
+    `if __name__ == "__main__": raise SystemExit(run_command(main))`.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return int(command_main(argv) or 0)
+    except AmocError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a sub-command module's `main(argv)`; user errors exit 2 without a traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -32,13 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = [f"  {name:10s} {help_}" for name, (_, help_) in COMMANDS.items()]
         print("usage: amoc <command> [args]\n\ncommands:\n" + "\n".join(lines))
         return 0 if not argv or argv[0] in {"-h", "--help"} else 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    try:
-        return int(module.main(argv[1:]) or 0)
-    except AmocError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(module.main, argv[1:])
 
 
 if __name__ == "__main__":
