@@ -10,6 +10,7 @@ from amoc.errors import AmocError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("amoc.data.synthwalk_cli", "generate the built-in synthetic dataset"),
+    "fetch": ("amoc.data.fetch", "download/verify/extract a real dataset archive"),
     "index": ("amoc.data.index_cli", "build the tracklet index of a dataset"),
     "cache": ("amoc.data.cache", "decode a dataset once into the uint8 frame cache"),
     "splits": ("amoc.data.splits", "write the train/test person splits"),

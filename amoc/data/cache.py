@@ -1,0 +1,193 @@
+"""Frame cache: every frame decoded once into one uint8 `frames.npy` (N, 128, 64, 3).
+
+The array is filled through a memory map in fixed-size batches, so memory stays bounded even for
+MARS (1.2 M frames, ~29 GB on disk). The cache is built in a hidden temporary folder renamed into
+place at the end: a killed build never leaves a folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import chain, islice
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from amoc.atomic import write_json_atomic
+from amoc.cli import run_command
+from amoc.data.frames import read_frame
+from amoc.data.index import read_index, validate_index, write_index
+from amoc.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+FRAME_SHAPE = (128, 64, 3)
+BATCH = 512  # frames decoded per batch: bounds memory at ~BATCH x 24 KiB plus decoder buffers
+FILES = ("frames.npy", "index.parquet", "cache.json")
+
+
+def load_frame(path: str) -> tuple[np.ndarray, bool]:
+    """Decode one frame and resize it to 128x64 (INTER_AREA) if needed; say whether it was."""
+    image = read_frame(path)
+    if image.shape == FRAME_SHAPE:
+        return image, False
+    height, width = FRAME_SHAPE[:2]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), True
+
+
+def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
+    iterator = iter(paths)
+    while batch := list(islice(iterator, BATCH)):
+        yield batch
+
+
+def _fill(frames: np.ndarray, paths: Iterable[str], threads: int) -> int:
+    """Decode `paths` into `frames` row by row with a thread pool; return how many were resized."""
+    n_resized, row, next_report = 0, 0, len(frames) // 10
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for batch in _batches(paths):
+            for image, resized in pool.map(load_frame, batch):
+                frames[row] = image
+                n_resized += resized
+                row += 1
+            if row >= next_report:
+                log.info("decoded %d / %d frames", row, len(frames))
+                next_report += max(1, len(frames) // 10)
+    return n_resized
+
+
+def _check_space(folder: Path, n_bytes: int) -> None:
+    """Refuse early: a memory-mapped write on a full disk kills the process with SIGBUS."""
+    free = shutil.disk_usage(folder).free
+    if free < n_bytes * 1.05:
+        raise DatasetError(f"{folder}: the frame cache needs {n_bytes / 2**30:.2f} GiB but only "
+                           f"{free / 2**30:.2f} GiB are free; free space or choose another --out")
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove temporary folders left by killed builds of the same cache."""
+    for pattern in (f".{out_dir.name}.tmp-*", f".{out_dir.name}.old-*"):
+        for stale in sorted(out_dir.parent.glob(pattern)):
+            log.warning("removing leftover of an interrupted cache build: %s", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished temporary folder onto `out_dir`, replacing an older cache."""
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, out_dir)
+
+
+def _write_contents(index: pd.DataFrame, tmp: Path, threads: int) -> dict:
+    """Fill frames.npy, index.parquet (with offset) and cache.json inside `tmp`."""
+    counts = index["n_frames"].to_numpy(dtype=np.int64)
+    shape = (int(counts.sum()), *FRAME_SHAPE)
+    frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8, shape=shape)
+    n_resized = _fill(frames, chain.from_iterable(index["frame_paths"]), threads)
+    frames.flush()
+    del frames
+    indexed = index.copy()
+    indexed["offset"] = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    write_index(indexed, tmp / "index.parquet")
+    report = index.attrs.get("report", {})
+    meta = {
+        "dataset": str(index["dataset"].iloc[0]), "shape": list(shape), "dtype": "uint8",
+        "bytes": int(np.prod(shape)), "n_frames": shape[0], "n_tracklets": len(index),
+        "n_resized": n_resized, "skipped": report.get("skipped", []),
+        "skipped_counts": report.get("skipped_counts", {}), "report": report,
+    }
+    write_json_atomic(tmp / "cache.json", meta)
+    return meta
+
+
+def build_cache(index: pd.DataFrame, out_dir: str | os.PathLike, threads: int = 4) -> Path:
+    """Decode every frame of `index` once into a cache folder at `out_dir`; return its path."""
+    validate_index(index)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir)
+    _check_space(out_dir.parent, int(index["n_frames"].sum()) * int(np.prod(FRAME_SHAPE)))
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        meta = _write_contents(index, tmp, max(1, threads))
+        _swap_in(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("frame cache %s: %d frames, %.2f GiB (%d resized) in %.1f s", out_dir,
+             meta["n_frames"], meta["bytes"] / 2**30, meta["n_resized"],
+             time.perf_counter() - started)
+    return out_dir
+
+
+class FrameCache:
+    """Read-only view of a built cache: `.index` (with offset), `.frames` (memmap), `.sequence(i)`."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.dir = Path(directory)
+        for name in FILES:
+            if not (self.dir / name).is_file():
+                raise DatasetError(f"{self.dir / name}: missing, the frame cache is incomplete; "
+                                   "rebuild it with python -m amoc.data.cache")
+        self.meta = json.loads((self.dir / "cache.json").read_text())
+        self.index = read_index(self.dir / "index.parquet")
+        try:
+            self.frames = np.load(self.dir / "frames.npy", mmap_mode="r")
+        except ValueError as err:
+            raise DatasetError(f"{self.dir / 'frames.npy'}: unreadable ({err}); rebuild") from err
+        self._validate()
+
+    def _validate(self) -> None:
+        """The array, cache.json and the index offsets must describe the same frames."""
+        where = self.dir / "frames.npy"
+        if self.frames.dtype != np.uint8 or self.frames.shape[1:] != FRAME_SHAPE:
+            raise DatasetError(f"{where}: expected uint8 (N, 128, 64, 3), got "
+                               f"{self.frames.dtype} {self.frames.shape}; rebuild the cache")
+        if list(self.frames.shape) != self.meta.get("shape"):
+            raise DatasetError(f"{where}: shape {self.frames.shape} disagrees with cache.json "
+                               f"{self.meta.get('shape')}; rebuild the cache")
+        if "offset" not in self.index.columns:
+            raise DatasetError(f"{self.dir / 'index.parquet'}: no offset column; rebuild the cache")
+        ends = self.index["offset"].to_numpy() + self.index["n_frames"].to_numpy()
+        starts = np.concatenate([[0], ends[:-1]])
+        if not (self.index["offset"].to_numpy() == starts).all() or ends[-1] != len(self.frames):
+            raise DatasetError(f"{self.dir / 'index.parquet'}: offsets do not tile frames.npy; "
+                               "rebuild the cache")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sequence(self, i: int) -> np.ndarray:
+        """Frames of tracklet row `i` (positional), uint8 (n_frames, 128, 64, 3), a memmap view."""
+        offset, count = self.index.at[i, "offset"], self.index.at[i, "n_frames"]
+        return self.frames[offset:offset + count]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m amoc.data.cache --index index.parquet --out DIR [--threads N]`."""
+    parser = argparse.ArgumentParser(prog="amoc cache", description=__doc__)
+    parser.add_argument("--index", required=True, help="index.parquet from amoc.data.index_cli")
+    parser.add_argument("--out", required=True, help="cache folder to create")
+    parser.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    build_cache(read_index(args.index), args.out, threads=args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_command(main))

@@ -1,0 +1,138 @@
+"""Get a real dataset onto disk: download (or take the user's archive), verify, extract safely.
+
+iLIDS-VID and PRID-2011 are public archives; MARS is behind a manual download. When the automatic
+download is impossible (no network, a login page), the error says where to put the archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from amoc.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Stream the file; datasets are GBs."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path) -> None:
+    """Download `url` to `dest` (via a temp file, so an interrupted download leaves nothing)."""
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+            shutil.copyfileobj(resp, out, CHUNK)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise DatasetError(
+            f"could not download {url} ({err}). Download it by hand and set "
+            f"`archive: /path/to/{dest.name}` for this dataset in your config, or extract it "
+            "yourself and use `source: folder` with `root:`."
+        ) from err
+    tmp.replace(dest)
+
+
+def verify(archive: Path, checksum: str | None) -> str:
+    """Refuse an archive whose checksum (`md5:<hex>` or `sha256:<hex>`) differs.
+
+    With no checksum configured the archive's sha256 is logged, so the user can pin it.
+    """
+    if not archive.is_file() or archive.stat().st_size == 0:
+        raise DatasetError(f"dataset archive {archive} is missing or empty")
+    algorithm, _, expected = (checksum or "sha256:").partition(":")
+    if algorithm not in {"md5", "sha256"}:
+        raise DatasetError(f"checksum {checksum!r} must look like md5:<hex> or sha256:<hex>")
+    actual = file_digest(archive, algorithm)
+    if expected and actual != expected.lower():
+        raise DatasetError(
+            f"checksum mismatch for {archive}: expected {algorithm} {expected}, got {actual}. The "
+            "file is truncated or not the expected release: delete it and download it again."
+        )
+    if not expected:
+        log.warning("no checksum configured for %s; sha256:%s (add it to the config)", archive, actual)
+    return actual
+
+
+def _safe_members(names: list[str], archive: Path) -> None:
+    for name in names:
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts:
+            raise DatasetError(f"archive {archive} has an unsafe member path {name!r}; refusing")
+
+
+def extract(archive: Path, out_dir: Path) -> None:
+    """Extract a .zip/.tar(.gz) into `out_dir` atomically (temp dir + rename)."""
+    tmp = Path(tempfile.mkdtemp(prefix=".extract.", dir=out_dir.parent))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _safe_members(zf.namelist(), archive)
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                _safe_members(tf.getnames(), archive)
+                tf.extractall(tmp, filter="data")
+        else:
+            raise DatasetError(f"{archive} is neither a zip nor a tar archive (corrupt download?)")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DatasetError(f"archive {archive} is truncated or corrupt ({err}); download it again") from err
+    except DatasetError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.replace(out_dir)
+
+
+def prepare(dataset: str, out_dir: Path, url: str = "", archive: str = "",
+            checksum: str | None = None) -> Path:
+    """Make `out_dir` hold the extracted dataset, from the user's archive or a download."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if archive:
+        path = Path(archive)
+    elif url:
+        path = out_dir.parent / (Path(url.split("?")[0]).name or f"{dataset}.archive")
+        if not path.is_file():
+            download(url, path)
+    else:
+        raise DatasetError(
+            f"dataset {dataset!r}: no `url` or `archive` in the config. Put the archive on disk "
+            "and set `archive:`, or extract it and use `source: folder` with `root:`."
+        )
+    verify(path, checksum)
+    extract(path, out_dir)
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI used by the workflow's `fetch` rule."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--url", default="")
+    parser.add_argument("--archive", default="")
+    parser.add_argument("--checksum", default="", help="md5:<hex> or sha256:<hex>")
+    args = parser.parse_args(argv)
+    prepare(args.dataset, args.out, args.url, args.archive, args.checksum or None)
+    return 0
+
+
+if __name__ == "__main__":
+    from amoc.cli import run_command
+
+    raise SystemExit(run_command(main))

@@ -1,0 +1,52 @@
+"""iLIDS-VID reader (also used for synthwalk, which the generator writes in the same layout).
+
+Layout: `<root>/i-LIDS-VID/sequences/cam{1,2}/personNNN/cam1_personNNN_XXXXX.png`; `root` may be
+the `i-LIDS-VID` folder itself or its parent. cam1 -> camid 0 (probe), cam2 -> camid 1 (gallery).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from amoc.data.index import SkipReport, make_index, paired_rows, scan_camera
+from amoc.errors import ConfigError, DatasetError
+
+FOLDER = "i-LIDS-VID"
+CAMERAS = ("cam1", "cam2")
+PERSON_RE = re.compile(r"person(\d+)")
+
+
+def find_sequences_dir(root: str | os.PathLike, dataset: str = "ilidsvid") -> Path:
+    """Locate `i-LIDS-VID/sequences` under `root`; the error says where the data must go."""
+    root = Path(root).expanduser().resolve()
+    for candidate in (root / FOLDER / "sequences", root / "sequences"):
+        if candidate.is_dir():
+            missing = [c for c in CAMERAS if not (candidate / c).is_dir()]
+            if missing:
+                raise DatasetError(f"{candidate}: camera folder(s) {missing} missing; "
+                                   f"expected {candidate}/cam1 and {candidate}/cam2")
+            return candidate
+    where = "not found" if not root.exists() else "has no i-LIDS-VID/sequences folder"
+    raise DatasetError(
+        f"{dataset} root {root} {where}; put the data so that "
+        f"{root / FOLDER / 'sequences' / 'cam1' / 'person001'} holds the frames"
+    )
+
+
+def read_ilidsvid(root: str | os.PathLike, min_frames: int = 1, dataset: str = "ilidsvid"
+                  ) -> pd.DataFrame:
+    """Index iLIDS-VID (300 persons x 2 cameras); `dataset` names the rows (e.g. "synthwalk")."""
+    if min_frames < 1:
+        raise ConfigError(f"min_frames must be >= 1, got {min_frames}")
+    sequences_dir = find_sequences_dir(root, dataset)
+    report = SkipReport(dataset, options={"root": str(sequences_dir.parent),
+                                          "min_frames": min_frames})
+    cameras = [scan_camera(sequences_dir / c, c, PERSON_RE, report) for c in CAMERAS]
+    # Standard split files index the sorted cam1 person folders, skipped ones included.
+    report.extra["probe_persons_on_disk"] = sorted(cameras[0])
+    pids = sorted(set(cameras[0]) | set(cameras[1]))
+    return make_index(paired_rows(dataset, cameras, pids, min_frames, report), report)

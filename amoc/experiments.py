@@ -1,0 +1,210 @@
+"""The paper's experiment matrix, read from config: which models to train and evaluate, and where.
+
+The workflow and the tests both use `plan(config)`, so the DAG is plain data that can be
+inspected without Snakemake. Identical resolved settings share one trained model (keyed by a hash
+of everything that changes training), so Table I's end-to-end AMOC, Table II's concat/pool2 cell
+and Fig. 6's defaults are trained once per split.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from amoc.errors import ConfigError
+from amoc.provenance import config_hash
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "config.schema.yaml"
+NEEDS_FLOW = {"rcn", "amoc_offline", "amoc"}
+PRETRAINED_MOTION = {"amoc"}
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One model to train on each of `splits` splits of `dataset`."""
+
+    dataset: str
+    train_hash: str
+    model: dict
+    train: dict
+    flow: str | None
+    seed: int
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One evaluation setting of one trained model."""
+
+    dataset: str
+    train_hash: str
+    eval_hash: str
+    eval: dict
+
+
+@dataclass(frozen=True)
+class Member:
+    """A (experiment, dataset, variant) cell and the trained/evaluated model that fills it."""
+
+    experiment: str
+    kind: str
+    dataset: str
+    variant: str
+    train_hash: str
+    eval_hash: str
+    splits: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the workflow must compute, de-duplicated."""
+
+    train_jobs: dict[str, TrainJob]
+    eval_jobs: dict[tuple[str, str], EvalJob]
+    members: list[Member]
+
+
+def load_schema() -> dict:
+    """The JSON schema shipped in config/ (the Snakefile validates against the same file)."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def load_config(path: str | Path) -> dict:
+    """Read and validate a YAML config file; raises ConfigError naming the file and the key."""
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read config file {path}: {err}") from err
+    validate_config(config, source=str(path))
+    return config
+
+
+def validate_config(config: dict, source: str = "config") -> None:
+    """Schema check plus the cross-key rules a schema cannot express."""
+    try:
+        jsonschema.validate(config, load_schema())
+    except jsonschema.ValidationError as err:
+        key = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"{source}: invalid value at '{key}': {err.message}") from err
+    datasets = config["datasets"]
+    for name, spec in datasets.items():
+        walk = spec.get("synthwalk", {})
+        if walk.get("min_len", 0) > walk.get("max_len", 10**9):
+            raise ConfigError(f"{source}: datasets/{name}/synthwalk: min_len > max_len")
+    if config["pretrain"].get("dataset") not in datasets:
+        raise ConfigError(
+            f"{source}: pretrain/dataset '{config['pretrain'].get('dataset')}' is not one of "
+            f"the configured datasets {sorted(datasets)}"
+        )
+    for exp_name, exp in config["experiments"].items():
+        _validate_experiment(exp_name, exp, config, source)
+
+
+def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> None:
+    if ("variants" in exp) == ("grid" in exp):
+        raise ConfigError(f"{source}: experiments/{name} needs exactly one of 'variants' or 'grid'")
+    for ds in exp["datasets"]:
+        if ds not in config["datasets"]:
+            raise ConfigError(f"{source}: experiments/{name} uses unknown dataset '{ds}'")
+        n_splits = config["datasets"][ds].get("n_splits", 10)
+        if exp.get("splits", 1) > n_splits:
+            raise ConfigError(
+                f"{source}: experiments/{name}/splits = {exp['splits']} but dataset '{ds}' "
+                f"has only n_splits = {n_splits}"
+            )
+    for variant, resolved in expand_variants(exp, config).items():
+        flow = resolved["flow"]
+        if flow is not None and flow not in config["flow_methods"]:
+            raise ConfigError(
+                f"{source}: experiments/{name}/{variant} uses flow '{flow}', not in "
+                f"flow_methods {config['flow_methods']}"
+            )
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _set_dotted(target: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
+    """Resolve every variant of one experiment to a full {model, train, eval, flow} dict."""
+    defaults = {key: config.get(key) for key in ("model", "train", "eval", "flow")}
+    base = _deep_merge(defaults, exp.get("base", {}))
+    overrides: dict[str, dict] = dict(exp.get("variants", {}))
+    if "grid" in exp:
+        axes = exp["grid"]["axes"]
+        for values in itertools.product(*axes.values()):
+            override: dict = {}
+            for dotted, value in zip(axes, values):
+                _set_dotted(override, dotted, value)
+            fields = {dotted.split(".")[-1]: value for dotted, value in zip(axes, values)}
+            overrides[exp["grid"]["name"].format(**fields)] = override
+    resolved = {}
+    for variant, override in overrides.items():
+        spec = _deep_merge(base, override)
+        if spec["model"]["variant"] not in NEEDS_FLOW:
+            spec["flow"] = None
+        resolved[variant] = spec
+    return resolved
+
+
+def dataset_epochs(config: dict, dataset: str, train: dict) -> dict:
+    """Apply a dataset's own epoch count (the paper trains 2000 epochs on MARS, 1000 elsewhere)."""
+    epochs = config["datasets"][dataset].get("epochs")
+    return train if epochs is None else {**train, "epochs": epochs}
+
+
+def plan(config: dict) -> Plan:
+    """Expand the experiment matrix into de-duplicated training and evaluation jobs."""
+    train_jobs: dict[str, TrainJob] = {}
+    eval_jobs: dict[tuple[str, str], EvalJob] = {}
+    members: list[Member] = []
+    seed = int(config.get("seed", 0))
+    for exp_name, exp in config["experiments"].items():
+        for variant, spec in expand_variants(exp, config).items():
+            for dataset in exp["datasets"]:
+                train = dataset_epochs(config, dataset, spec["train"])
+                key = {"dataset": dataset, "model": spec["model"], "train": train,
+                       "flow": spec["flow"], "seed": seed}
+                if spec["model"]["variant"] in PRETRAINED_MOTION:
+                    key["pretrain"] = pretrain_source(config, dataset)
+                train_hash = config_hash(key)
+                train_jobs.setdefault(train_hash, TrainJob(
+                    dataset, train_hash, spec["model"], train, spec["flow"], seed))
+                eval_hash = config_hash(spec["eval"])
+                eval_jobs.setdefault((train_hash, eval_hash), EvalJob(
+                    dataset, train_hash, eval_hash, spec["eval"]))
+                members.append(Member(exp_name, exp["kind"], dataset, variant, train_hash,
+                                      eval_hash, int(exp.get("splits", 1))))
+    return Plan(train_jobs, eval_jobs, members)
+
+
+def pretrain_source(config: dict, dataset: str) -> dict:
+    """Which dataset the motion net is pre-trained on, and with what settings."""
+    pre = config["pretrain"]
+    source = dataset if pre.get("per_dataset", False) else pre["dataset"]
+    return {**{k: v for k, v in pre.items() if k not in {"dataset", "per_dataset"}},
+            "dataset": source}
+
+
+def max_splits(plan_: Plan, train_hash: str) -> int:
+    """How many splits a trained model is needed on (the largest over the cells it fills)."""
+    return max(m.splits for m in plan_.members if m.train_hash == train_hash)
+

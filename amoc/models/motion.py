@@ -1,0 +1,124 @@
+"""The AMOC motion network (Sec. III-B1, Fig. 2): a FlowNetS-style encoder-decoder on a frame pair.
+
+The paper fixes: input = the two frames stacked on channels (h x w x 6); six convolutions named
+Conv1, Conv1_1, Conv2, Conv2_1, Conv3, Conv3_1 with a tanh after each; no fully connected layer;
+two refinement steps, each = deconvolution + concatenation with the matching contracting feature
+map + the upsampled coarser prediction; predictions Pred1, Pred2, Pred3 at 1/8, 1/4, 1/2 of the
+input size. Everything else is left open and chosen here:
+
+* Strides: the text says "stride of 2 in six of them", which cannot give Pred1 at 1/8. Only
+  Conv1, Conv2 and Conv3 use stride 2 (FlowNetS pairs each stride-2 conv with a stride-1 "_1").
+* Widths and kernels: FlowNetS's scheme as in the only public port (Akimoto-Cris/Pytorch_AMOC):
+  64, 64, 128, 128, 256, 256 filters with kernels 7, 3, 5, 3, 5, 3 and "same" padding, each width
+  times ``width`` (1.0 = paper; the CPU default is narrower). Deconvolutions output the width of
+  the contracting map they are concatenated with (FlowNetS), kernel 4, stride 2, padding 1.
+* Non-linearities: tanh after every convolution and deconvolution ("a tanh non-linearity after
+  each layer"); the flow predictions (3x3 convolutions to 2 channels) are linear, because flow is
+  an unbounded regression target.
+* Upsampling of a coarser prediction: a learned 4x4 stride-2 transposed convolution 2 -> 2 without
+  bias (FlowNetS). All predictions are in pixels of the Pred3 grid (see amoc.losses.motion).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+# (name, base filters, kernel, stride) of the contracting part, in order (Fig. 2).
+CONTRACTING: tuple[tuple[str, int, int, int], ...] = (
+    ("conv1", 64, 7, 2),
+    ("conv1_1", 64, 3, 1),
+    ("conv2", 128, 5, 2),
+    ("conv2_1", 128, 3, 1),
+    ("conv3", 256, 5, 2),
+    ("conv3_1", 256, 3, 1),
+)
+INPUT_MULTIPLE = 8  # three stride-2 convolutions: height and width must be divisible by 8
+
+
+class MotionOutput(NamedTuple):
+    """Flow predictions (u = x, v = y), all in pixels of the Pred3 (1/2 input) grid.
+
+    Shape: pred1 (N, 2, H/8, W/8), pred2 (N, 2, H/4, W/4), pred3 (N, 2, H/2, W/2).
+    """
+
+    pred1: torch.Tensor
+    pred2: torch.Tensor
+    pred3: torch.Tensor
+
+
+def scaled_width(base: int, width: float) -> int:
+    """Number of filters for a layer of ``base`` filters at width multiplier ``width`` (>= 1)."""
+    return max(1, round(base * width))
+
+
+def _conv_tanh(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2), nn.Tanh())
+
+
+def _deconv_tanh(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.Tanh())
+
+
+def _predict(c_in: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, 2, 3, 1, 1)
+
+
+def _upsample_flow() -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False)
+
+
+class MotionNet(nn.Module):
+    """Fully convolutional flow network: frame pair (N, 6, H, W) -> MotionOutput.
+
+    Args:
+        width: multiplier on the FlowNetS filter counts (1.0 = paper width).
+        in_channels: channels of the stacked pair (6 = two 3-channel frames).
+    """
+
+    def __init__(self, width: float = 1.0, in_channels: int = 6) -> None:
+        super().__init__()
+        layers = []
+        c_in = in_channels
+        for _name, base, kernel, stride in CONTRACTING:
+            c_out = scaled_width(base, width)
+            layers.append(_conv_tanh(c_in, c_out, kernel, stride))
+            c_in = c_out
+        self.contracting = nn.ModuleList(layers)
+        c1, c2, c3 = (scaled_width(b, width) for b in (64, 128, 256))
+        self.pred1 = _predict(c3)
+        self.deconv2 = _deconv_tanh(c3, c2)
+        self.up_pred1 = _upsample_flow()
+        self.pred2 = _predict(2 * c2 + 2)
+        self.deconv1 = _deconv_tanh(2 * c2 + 2, c1)
+        self.up_pred2 = _upsample_flow()
+        self.pred3 = _predict(2 * c1 + 2)
+
+    def forward(self, pair: torch.Tensor) -> MotionOutput:
+        """Predict flow from the first to the second frame of each pair.
+
+        Args:
+            pair: the two (normalised) frames stacked on channels, frame t first.
+
+        Returns:
+            MotionOutput with predictions at 1/8, 1/4 and 1/2 of the input size.
+
+        Shape:
+            pair (N, 6, H, W) with H, W divisible by 8.
+        """
+        if pair.shape[-2] % INPUT_MULTIPLE or pair.shape[-1] % INPUT_MULTIPLE:
+            raise ValueError(f"MotionNet needs H and W divisible by 8, got {tuple(pair.shape)}")
+        feats = []
+        x = pair
+        for layer in self.contracting:
+            x = layer(x)
+            feats.append(x)
+        conv1_1, conv2_1, conv3_1 = feats[1], feats[3], feats[5]
+        pred1 = self.pred1(conv3_1)  # (N, 2, H/8, W/8)
+        x = torch.cat([conv2_1, self.deconv2(conv3_1), self.up_pred1(pred1)], dim=1)
+        pred2 = self.pred2(x)  # (N, 2, H/4, W/4)
+        x = torch.cat([conv1_1, self.deconv1(x), self.up_pred2(pred2)], dim=1)
+        pred3 = self.pred3(x)  # (N, 2, H/2, W/2)
+        return MotionOutput(pred1, pred2, pred3)

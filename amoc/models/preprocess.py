@@ -1,0 +1,69 @@
+"""Non-learned input preparation (Sec. III-D2): RGB -> YUV, normalisation, the two input scales.
+
+Decisions (the paper says only "RGB" inputs and, for the baseline, YUV with per-channel
+normalisation):
+
+* Colour: BT.601 analogue YUV (Y = 0.299 R + 0.587 G + 0.114 B, U, V), as the baseline.
+* Normalisation: per frame and per channel standardisation (zero mean, unit variance over the
+  128 x 64 pixels; eps keeps flat channels finite). It needs no dataset statistics, so the model
+  is self-contained and identical at train and test time, and it removes per-camera brightness.
+* Scales: every frame is normalised at 128 x 64 (motion-net input); the RGB stream takes the first
+  frame of each pair area-downsampled (2x2 mean) to 64 x 32, the Pred3 grid, so its mean stays
+  0 and its standard deviation is slightly below 1.
+* Arithmetic is element-wise (no matmul), so it stays float32 under bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RGB_TO_YUV = (
+    (0.299, 0.587, 0.114),
+    (-0.14713, -0.28886, 0.436),
+    (0.615, -0.51499, -0.10001),
+)
+NORM_EPS = 1e-5
+
+
+def frame_pairs(frames: torch.Tensor) -> torch.Tensor:
+    """Stack each frame with the next on channels: step t = (frame t, frame t + 1).
+
+    Shape:
+        frames (B, T, C, H, W) -> (B, T - 1, 2C, H, W).
+    """
+    return torch.cat([frames[:, :-1], frames[:, 1:]], dim=2)
+
+
+def downsample_half(frames: torch.Tensor) -> torch.Tensor:
+    """Area-resize to half height and width (2x2 mean).
+
+    Shape:
+        frames (B, T, C, H, W) -> (B, T, C, H/2, W/2).
+    """
+    return F.avg_pool2d(frames.flatten(0, 1), 2).unflatten(0, frames.shape[:2])
+
+
+class Preprocess(nn.Module):
+    """RGB in [0, 1] -> per-frame standardised YUV at the input resolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("rgb_to_yuv", torch.tensor(RGB_TO_YUV), persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """Convert and normalise.
+
+        Args:
+            frames: float RGB in [0, 1].
+
+        Shape:
+            frames (B, T, 3, H, W) -> (B, T, 3, H, W).
+        """
+        frames = frames.float()
+        # (B, T, 1, 3, H, W) * (3, 3, 1, 1) summed over the input channel -> (B, T, 3, H, W)
+        yuv = (frames.unsqueeze(2) * self.rgb_to_yuv[:, :, None, None]).sum(dim=3)
+        mean = yuv.mean(dim=(-2, -1), keepdim=True)
+        var = yuv.var(dim=(-2, -1), unbiased=False, keepdim=True)
+        return (yuv - mean) * torch.rsqrt(var + NORM_EPS)

@@ -1,0 +1,35 @@
+"""The model variants of Table I, as an explicit registry.
+
+* ``rcn``: the baseline (McLaughlin et al. 2016): one spatial stream on 5 channels, YUV of frame t
+  plus 2 offline-flow channels, no fusion.
+* ``amoc_nomotion``: "AMOC w/o Motion": the RGB (YUV) stream only.
+* ``amoc_offline``: "AMOC + LK-Flow/EpicFlow" (non-end-to-end): offline flow replaces the motion
+  network and feeds the flow stream, fused with the RGB stream.
+* ``amoc``: "end-to-end AMOC": motion network -> Pred3 -> flow stream, fused with the RGB stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """How a variant gets motion and where it enters.
+
+    Attributes:
+        flow_source: "none", "offline" (``flow`` argument) or "motion_net" (learned, Pred3).
+        two_stream: True: flow has its own stream, fused with RGB; False: flow channels (if
+            any) are stacked onto the RGB input.
+    """
+
+    flow_source: str
+    two_stream: bool
+
+
+VARIANTS: dict[str, VariantSpec] = {
+    "rcn": VariantSpec(flow_source="offline", two_stream=False),
+    "amoc_nomotion": VariantSpec(flow_source="none", two_stream=False),
+    "amoc_offline": VariantSpec(flow_source="offline", two_stream=True),
+    "amoc": VariantSpec(flow_source="motion_net", two_stream=True),
+}

@@ -1,0 +1,84 @@
+"""Line up our aggregated numbers with the paper's, one tidy row per (method, dataset, metric).
+
+Tables in every format are rendered from this one frame, so Markdown, LaTeX and CSV can never
+disagree, and a variant we did not run stays NaN (shown as "—") instead of being filled in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from amoc.report.reference import reference_table
+
+COLUMNS = (
+    "row_key", "label", "kind", "dataset", "comparable", "metric",
+    "ours_mean", "ours_std", "n_splits", "paper", "difference",
+)
+
+
+def metric_column(metric: str) -> str:
+    """Reference metric name -> summary column stem: 'rank5' -> 'cmc_5', 'mAP' -> 'mAP'."""
+    return f"cmc_{metric.removeprefix('rank')}" if metric.startswith("rank") else metric
+
+
+def _row_specs(table: str, variants: Sequence[str], ours: Sequence[str] | None) -> list[tuple]:
+    """(key, label, kind) in paper order; kind 'variant' rows get our numbers."""
+    rows = reference_table(table)["rows"]
+    if table in ("table1", "table2"):
+        shown = list(rows) + sorted(v for v in variants if v not in rows)
+        return [(k, rows[k]["label"] if k in rows else k, "variant") for k in shown]
+    ours = list(ours or ("amoc_e2e_epic",))
+    specs = [
+        (key, row["label"], "variant" if key in ours else "comparison")
+        for key, row in rows.items()
+    ]
+    return specs + [(key, key, "variant") for key in ours if key not in rows]
+
+
+def _datasets(table: str, summary: pd.DataFrame) -> list[str]:
+    """The paper's datasets for this table, then any others we ran (e.g. synthwalk)."""
+    paper = list(reference_table(table)["datasets"])
+    return paper + sorted(d for d in summary["dataset"].unique() if d not in paper)
+
+
+def _ours(summary: pd.DataFrame, variant: str, dataset: str, metric: str) -> tuple:
+    """(mean %, std %, n_splits) of one cell of ours, NaN/0 when not run."""
+    hit = summary[(summary["variant"] == variant) & (summary["dataset"] == dataset)]
+    if hit.empty:
+        return math.nan, math.nan, 0
+    col = metric_column(metric)
+    row = hit.iloc[0]
+    return 100.0 * row[f"{col}_mean"], 100.0 * row[f"{col}_std"], int(row["n_splits"])
+
+
+def comparison(
+    summary: pd.DataFrame, table: str, ours: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Tidy comparison of `summary` (one experiment, one test length) with the paper's `table`.
+
+    Args:
+        summary: aggregated rows already narrowed by `amoc.results.select`.
+        table: `table1`..`table4`.
+        ours: for table3/table4, the variant(s) shown as our method (default amoc_e2e_epic).
+    Returns:
+        Columns `COLUMNS`; numbers in percent; `difference` = ours - paper where comparable.
+    """
+    ref = reference_table(table)
+    records = []
+    for key, label, kind in _row_specs(table, list(summary["variant"].unique()), ours):
+        for dataset in _datasets(table, summary):
+            comparable = dataset in ref["datasets"]
+            for metric in ref["metrics"]:
+                mean, std, n = (
+                    _ours(summary, key, dataset, metric) if kind == "variant"
+                    else (math.nan, math.nan, 0)
+                )
+                paper = ref["rows"].get(key, {}).get(dataset, {}).get(metric, math.nan)
+                records.append((
+                    key, label, kind, dataset, comparable, metric, mean, std, n,
+                    float(paper), mean - float(paper),
+                ))
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))

@@ -1,0 +1,273 @@
+"""Result rows (one per model x split x test length) and their aggregation over splits.
+
+Every number in a table or figure comes from these Parquet files, so the schema is checked on
+every write and read: a wrong file fails loudly here instead of becoming a wrong table cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from amoc.atomic import write_atomic
+from amoc.cli import run_command
+from amoc.errors import AmocError
+
+log = logging.getLogger(__name__)
+
+MAX_RANK = 20
+CMC_COLUMNS = tuple(f"cmc_{k}" for k in range(1, MAX_RANK + 1))
+METRIC_COLUMNS = (*CMC_COLUMNS, "mAP")
+STRING_COLUMNS = (
+    "experiment", "dataset", "variant", "protocol", "config_hash", "code_version", "device",
+)
+INT_COLUMNS = ("split", "test_length", "n_query", "n_gallery", "seed")
+FLOAT_COLUMNS = (*METRIC_COLUMNS, "train_seconds", "eval_seconds")
+COLUMNS = (
+    "experiment", "dataset", "variant", "split", "test_length", "protocol", *METRIC_COLUMNS,
+    "n_query", "n_gallery", "seed", "config_hash", "code_version", "device",
+    "train_seconds", "eval_seconds",
+)
+OPTIONAL_COLUMNS = ("library_versions",)
+GROUP_KEYS = ("experiment", "dataset", "variant", "test_length", "protocol")
+
+
+class ResultsError(AmocError):
+    """A result-row or summary file is missing, unreadable or does not match the schema."""
+
+
+class LengthMetrics(NamedTuple):
+    """What one evaluation at one test length produced."""
+
+    cmc: Sequence[float]  # fractions at ranks 1..n (n >= 20, or the whole gallery if smaller)
+    mAP: float  # fraction; NaN where not computed
+    n_query: int
+    n_gallery: int
+    eval_seconds: float
+
+
+def _cmc_to_20(cmc: Sequence[float], n_gallery: int) -> list[float]:
+    """First 20 ranks; a gallery smaller than 20 keeps its final value (all matches found)."""
+    values = [float(v) for v in cmc]
+    if len(values) >= MAX_RANK:
+        return values[:MAX_RANK]
+    if not values or len(values) < n_gallery:
+        raise ResultsError(
+            f"CMC has {len(values)} ranks but the gallery has {n_gallery} entries; "
+            f"pass ranks 1..{MAX_RANK} (or the whole gallery if it is smaller)"
+        )
+    return values + [values[-1]] * (MAX_RANK - len(values))
+
+
+def make_rows(
+    *, experiment: str, dataset: str, variant: str, split: int, protocol: str, seed: int,
+    config_hash: str, code_version: str, device: str, train_seconds: float,
+    per_length: Mapping[int, LengthMetrics], library_versions: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Build validated rows (one per test length) for one trained model on one split."""
+    rows = []
+    for test_length, metrics in sorted(per_length.items()):
+        cmc = _cmc_to_20(metrics.cmc, metrics.n_gallery)
+        row = {
+            "experiment": experiment, "dataset": dataset, "variant": variant, "split": split,
+            "test_length": test_length, "protocol": protocol,
+            **dict(zip(CMC_COLUMNS, cmc)), "mAP": float(metrics.mAP),
+            "n_query": metrics.n_query, "n_gallery": metrics.n_gallery, "seed": seed,
+            "config_hash": config_hash, "code_version": code_version, "device": device,
+            "train_seconds": float(train_seconds), "eval_seconds": float(metrics.eval_seconds),
+        }
+        if library_versions is not None:
+            row["library_versions"] = json.dumps(dict(library_versions), sort_keys=True)
+        rows.append(row)
+    return validate_rows(pd.DataFrame(rows), source=f"{experiment}/{dataset}/{variant}")
+
+
+def _json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _check_types(df: pd.DataFrame, source: str) -> None:
+    """Column kinds and missing values; one message per problem column."""
+    for col in STRING_COLUMNS:
+        if df[col].isna().any() or not all(isinstance(v, str) and v for v in df[col]):
+            raise ResultsError(f"{source}: column '{col}' must hold non-empty strings")
+    for col in INT_COLUMNS:
+        if not pd.api.types.is_integer_dtype(df[col]):
+            raise ResultsError(f"{source}: column '{col}' must be integer, got {df[col].dtype}")
+    for col in FLOAT_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+            raise ResultsError(f"{source}: column '{col}' must be numeric, got {df[col].dtype}")
+    if "library_versions" in df.columns:
+        for value in df["library_versions"].dropna():
+            if not isinstance(value, str) or not isinstance(_json_or_none(value), dict):
+                raise ResultsError(f"{source}: 'library_versions' must be a JSON object string")
+
+
+def _check_values(df: pd.DataFrame, source: str) -> None:
+    """CMC values are fractions that never decrease with rank; lengths are positive."""
+    cmc = df[list(CMC_COLUMNS)].to_numpy(dtype=float)
+    if np.isnan(cmc).any() or (cmc < 0).any() or (cmc > 1).any():
+        raise ResultsError(f"{source}: cmc_* must be fractions in [0, 1] (not percentages)")
+    if (np.diff(cmc, axis=1) < -1e-9).any():
+        raise ResultsError(f"{source}: cmc_1..cmc_{MAX_RANK} must be non-decreasing")
+    ap = df["mAP"].to_numpy(dtype=float)
+    if ((ap < 0) | (ap > 1)).any():
+        raise ResultsError(f"{source}: mAP must be a fraction in [0, 1] or NaN")
+    if (df["test_length"] < 1).any():
+        raise ResultsError(f"{source}: test_length must be >= 1")
+
+
+def validate_rows(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Check `df` against the schema; return it with columns in schema order.
+
+    Args:
+        source: the file (or producer) named in error messages.
+    """
+    missing = [col for col in COLUMNS if col not in df.columns]
+    if missing:
+        raise ResultsError(
+            f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; result rows need "
+            f"{', '.join(COLUMNS)} (re-run the evaluation that wrote this file)"
+        )
+    if df.empty:
+        raise ResultsError(f"{source}: holds no result rows")
+    _check_types(df, source)
+    _check_values(df, source)
+    extra = [col for col in OPTIONAL_COLUMNS if col in df.columns]
+    return df[[*COLUMNS, *extra]].reset_index(drop=True)
+
+
+def write_rows(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Validate and write result rows as Parquet, atomically."""
+    df = validate_rows(df, source=str(path))
+    write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+    log.info("wrote %d result rows to %s", len(df), path)
+
+
+def read_rows(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Read and validate result-row files; errors name the offending file."""
+    if not paths:
+        raise ResultsError("no result-row files given")
+    frames = []
+    for path in paths:
+        try:
+            df = pd.read_parquet(path)
+        except (OSError, ValueError) as err:
+            raise ResultsError(f"{path}: cannot read result rows ({err})") from err
+        frames.append(validate_rows(df, source=str(path)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_unique(df: pd.DataFrame) -> None:
+    """Two rows for the same model, split and length would silently double-count a split."""
+    keys = [*GROUP_KEYS, "split"]
+    dup = df[df.duplicated(keys, keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        raise ResultsError(
+            f"{len(dup)} duplicate result rows, e.g. "
+            + ", ".join(f"{k}={first[k]}" for k in keys)
+            + "; pass each split's row file once"
+        )
+
+
+def _join_unique(values: pd.Series) -> str:
+    return ",".join(sorted({str(v) for v in values}))
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof=1; NaN for one split) over splits of every metric.
+
+    One row per (experiment, dataset, variant, test_length, protocol), with `n_splits`, the split
+    ids, and the provenance of the rows it averages.
+    """
+    df = validate_rows(df, source="rows to aggregate")
+    _check_unique(df)
+    groups = df.groupby(list(GROUP_KEYS), sort=True)
+    mean = groups[list(METRIC_COLUMNS)].mean().add_suffix("_mean")
+    std = groups[list(METRIC_COLUMNS)].std(ddof=1).add_suffix("_std")
+    info = groups.agg(
+        n_splits=("split", "nunique"),
+        splits=("split", _join_unique),
+        n_query=("n_query", "mean"),
+        n_gallery=("n_gallery", "mean"),
+        train_seconds_mean=("train_seconds", "mean"),
+        eval_seconds_mean=("eval_seconds", "mean"),
+        config_hash=("config_hash", _join_unique),
+        code_version=("code_version", _join_unique),
+        device=("device", _join_unique),
+    )
+    return pd.concat([info, mean, std], axis=1).reset_index()
+
+
+def write_summary(summary: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the summary as Parquet at `path` and CSV beside it, each atomically."""
+    path = Path(path)
+    write_atomic(path, lambda tmp: summary.to_parquet(tmp, index=False))
+    write_atomic(path.with_suffix(".csv"), lambda tmp: summary.to_csv(tmp, index=False))
+    log.info("wrote %d summary rows to %s (+ .csv)", len(summary), path)
+
+
+def read_summary(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a summary written by `write_summary`; errors name the file."""
+    try:
+        summary = pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{path}: cannot read the summary ({err})") from err
+    needed = [*GROUP_KEYS, "n_splits", *(f"{c}_{s}" for c in METRIC_COLUMNS for s in ("mean", "std"))]
+    missing = [col for col in needed if col not in summary.columns]
+    if missing:
+        raise ResultsError(f"{path}: not a summary, missing {missing}; re-run `amoc aggregate`")
+    return summary
+
+
+def select(
+    summary: pd.DataFrame, *, experiment: str, test_length: int | None = None,
+    protocol: str | None = None, dataset: str | None = None,
+) -> pd.DataFrame:
+    """Summary rows of one experiment (optionally one length/protocol/dataset), unambiguous."""
+    rows = summary[summary["experiment"] == experiment]
+    if rows.empty:
+        known = sorted(summary["experiment"].unique())
+        raise ResultsError(f"no results for experiment {experiment!r}; the summary has {known}")
+    for col, value in (("test_length", test_length), ("protocol", protocol), ("dataset", dataset)):
+        if value is not None:
+            available = sorted(rows[col].unique())
+            rows = rows[rows[col] == value]
+            if rows.empty:
+                raise ResultsError(
+                    f"experiment {experiment!r} has no results with {col}={value!r}; "
+                    f"available: {available}"
+                )
+    protocols = rows.groupby("dataset")["protocol"].nunique()
+    if (protocols > 1).any():
+        raise ResultsError(
+            f"experiment {experiment!r} mixes protocols on {list(protocols[protocols > 1].index)}; "
+            "choose one with --protocol"
+        )
+    return rows.reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: aggregate result-row files into a summary (Parquet + CSV)."""
+    parser = argparse.ArgumentParser(prog="amoc aggregate", description=__doc__)
+    parser.add_argument("--rows", nargs="+", required=True, help="result-row Parquet files")
+    parser.add_argument("--out", required=True, help="summary Parquet path (CSV written beside)")
+    args = parser.parse_args(argv)
+    write_summary(aggregate(read_rows(args.rows)), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_command(main))

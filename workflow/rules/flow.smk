@@ -1,0 +1,46 @@
+# Offline optical flow per dataset and method, and motion-net pre-training on it.
+
+
+rule flow:
+    input:
+        lambda w: cache_dir(w.dataset),
+    output:
+        directory("results/flow/{dataset}/{method}"),
+    log:
+        "results/logs/flow/{dataset}_{method}.log",
+    benchmark:
+        "results/benchmarks/flow/{dataset}_{method}.tsv"
+    threads: 2
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/flow.yaml"
+    shell:
+        "{PY} amoc.flow.store --cache {input} --method {wildcards.method} --out {output} "
+        "--threads {threads} 2> {log}"
+
+
+rule pretrain_motion:
+    input:
+        cache=lambda w: cache_dir(w.source),
+        flow=lambda w: flow_dir(w.source, w.method),
+    output:
+        "results/pretrain/{source}/{method}/w{width}.pt",
+    params:
+        cfg=lambda w: as_json(
+            {k: v for k, v in config["pretrain"].items() if k not in {"dataset", "per_dataset"}}
+            | {"seed": config.get("seed", 0)}
+        ),
+    log:
+        "results/logs/pretrain/{source}_{method}_w{width}.log",
+    benchmark:
+        "results/benchmarks/pretrain/{source}_{method}_w{width}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "{PY} amoc.train.pretrain_motion --cache {input.cache} --flow-store {input.flow} "
+        "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"
