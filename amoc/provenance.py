@@ -47,7 +47,18 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _canonical(value: Any) -> Any:
+    """Make equal settings hash equally: 2 and 2.0 are the same margin."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def config_hash(config: Any) -> str:
-    """A short, stable hash of a JSON-serialisable config (key order does not matter)."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    """A short, stable hash of a JSON-serialisable config (key order and 2 vs 2.0 do not matter)."""
+    blob = json.dumps(_canonical(config), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
