@@ -1,5 +1,6 @@
 # Config validation and the experiment plan; everything else reads PLAN.
 import json
+import shlex
 
 from snakemake.utils import validate
 
@@ -9,7 +10,6 @@ validate(config, "../../config/config.schema.yaml")
 validate_config(config)
 PLAN = plan(config)
 DATASETS = config["datasets"]
-PY = "python -m"
 
 
 wildcard_constraints:
@@ -22,7 +22,7 @@ wildcard_constraints:
 
 def as_json(obj):
     """Quote a dict for the shell: params hold exactly the resolved settings of one job."""
-    return "'" + json.dumps(obj, sort_keys=True).replace("'", "'\\''") + "'"
+    return shlex.quote(json.dumps(obj, sort_keys=True))
 
 
 def cache_dir(dataset):
@@ -57,24 +57,117 @@ def experiment_members(name):
 def all_outputs():
     outs = []
     for name, exp in config["experiments"].items():
-        outs += expand("results/tables/{name}.{ext}", name=name, ext=["md", "tex", "csv"]) if exp[
-            "kind"
-        ].startswith("table") else expand(
-            "results/figures/{name}.{ext}", name=name, ext=["png", "pdf"]
+        outs += (
+            expand("results/tables/{name}.{ext}", name=name, ext=["md", "tex", "csv"])
+            if exp["kind"].startswith("table")
+            else expand("results/figures/{name}.{ext}", name=name, ext=["png", "pdf"])
         )
         if exp["kind"].startswith("table") and exp["datasets"]:
-            outs += expand("results/figures/{name}_cmc.{ext}", name=name, ext=["png", "pdf"])
-    outs += expand("results/figures/fig5_{dataset}.{ext}", dataset=fig5_datasets(), ext=["png", "pdf"])
+            outs += expand(
+                "results/figures/{name}_cmc.{ext}", name=name, ext=["png", "pdf"]
+            )
+    outs += expand(
+        "results/figures/fig5_{dataset}.{ext}",
+        dataset=fig5_datasets(),
+        ext=["png", "pdf"],
+    )
     return outs
 
 
 def fig5_datasets():
     """Fig. 5 is drawn for every dataset that has an end-to-end AMOC model."""
-    return sorted({j.dataset for j in PLAN.train_jobs.values() if j.model["variant"] == "amoc"})
+    return sorted(
+        {j.dataset for j in PLAN.train_jobs.values() if j.model["variant"] == "amoc"}
+    )
 
 
 def fig5_job(dataset):
     """The end-to-end model whose motion net Fig. 5 shows (Table I's, else any)."""
-    jobs = [PLAN.train_jobs[m.train_hash] for m in PLAN.members
-            if m.dataset == dataset and PLAN.train_jobs[m.train_hash].model["variant"] == "amoc"]
+    jobs = [
+        PLAN.train_jobs[m.train_hash]
+        for m in PLAN.members
+        if m.dataset == dataset
+        and PLAN.train_jobs[m.train_hash].model["variant"] == "amoc"
+    ]
     return jobs[0]
+
+
+def sources(kind):
+    names = [n for n, d in DATASETS.items() if d["source"] == kind]
+    return "|".join(names) or "NO_DATASET"
+
+
+def raw_input(wildcards):
+    """Generated or downloaded datasets are workflow outputs; a user's folder is read in place."""
+    spec = DATASETS[wildcards.dataset]
+    return (
+        [] if spec["source"] == "folder" else [f"results/data/{wildcards.dataset}/raw"]
+    )
+
+
+def raw_root(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    return (
+        spec["root"]
+        if spec["source"] == "folder"
+        else f"results/data/{wildcards.dataset}/raw"
+    )
+
+
+def reader(dataset):
+    spec = DATASETS[dataset]
+    return spec.get("reader", "synthwalk" if spec["source"] == "synthwalk" else dataset)
+
+
+def train_inputs(wildcards):
+    job = PLAN.train_jobs[wildcards.train_hash]
+    inputs = {
+        "cache": cache_dir(job.dataset),
+        "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
+    }
+    if job.flow is not None and job.model["variant"] != "amoc":
+        inputs["flow"] = flow_dir(job.dataset, job.flow)
+    if job.model["variant"] == "amoc":
+        inputs["motion"] = motion_init(job)
+    return inputs
+
+
+def optional_flag(inputs, key, flag):
+    return f"{flag} {inputs[key]}" if key in inputs.keys() else ""
+
+
+def eval_inputs(wildcards):
+    job = PLAN.train_jobs[wildcards.train_hash]
+    inputs = {
+        "model": f"results/models/{job.dataset}/{job.train_hash}/split{wildcards.split}.pt",
+        "cache": cache_dir(job.dataset),
+        "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
+    }
+    if job.flow is not None and job.model["variant"] != "amoc":
+        inputs["flow"] = flow_dir(job.dataset, job.flow)
+    return inputs
+
+
+FIGURE_OF_KIND = {
+    "fig6a": "fig6a",
+    "fig6b": "fig6b",
+    "fig6c": "fig6c",
+    "fig6d": "fig6d",
+}
+
+
+def member_args(wildcards):
+    """`--member VARIANT DATASET FILE...` groups, one per experiment cell."""
+    groups = []
+    for m in experiment_members(wildcards.experiment):
+        groups.append(f"--member {m.variant} {m.dataset} " + " ".join(eval_files(m)))
+    return " ".join(groups)
+
+
+def fig5_inputs(wildcards):
+    job = fig5_job(wildcards.dataset)
+    return {
+        "model": f"results/models/{job.dataset}/{job.train_hash}/split0.pt",
+        "cache": cache_dir(job.dataset),
+        "flow": flow_dir(job.dataset, job.flow),
+    }

@@ -10,13 +10,13 @@ rule flow:
         "results/logs/flow/{dataset}_{method}.log",
     benchmark:
         "results/benchmarks/flow/{dataset}_{method}.tsv"
+    conda:
+        "../../envs/flow.yaml"
     threads: 2
     resources:
         mem_mb=2000,
-    conda:
-        "../../envs/flow.yaml"
     shell:
-        "{PY} amoc.flow.store --cache {input} --method {wildcards.method} --out {output} "
+        "python -m amoc.flow.store --cache {input} --method {wildcards.method} --out {output} "
         "--threads {threads} 2> {log}"
 
 
@@ -26,21 +26,25 @@ rule pretrain_motion:
         flow=lambda w: flow_dir(w.source, w.method),
     output:
         "results/pretrain/{source}/{method}/w{width}.pt",
-    params:
-        cfg=lambda w: as_json(
-            {k: v for k, v in config["pretrain"].items() if k not in {"dataset", "per_dataset"}}
-            | {"seed": config.get("seed", 0)}
-        ),
     log:
         "results/logs/pretrain/{source}_{method}_w{width}.log",
     benchmark:
         "results/benchmarks/pretrain/{source}_{method}_w{width}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         gpu=1,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        cfg=lambda w: as_json(
+            {
+                k: v
+                for k, v in config["pretrain"].items()
+                if k not in {"dataset", "per_dataset"}
+            }
+            | {"seed": config.get("seed", 0)}
+        ),
     shell:
-        "{PY} amoc.train.pretrain_motion --cache {input.cache} --flow-store {input.flow} "
+        "python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {input.flow} "
         "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"
