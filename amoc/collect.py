@@ -12,9 +12,24 @@ import logging
 
 import pandas as pd
 
-from amoc.results import aggregate, read_rows, write_rows
+from amoc.atomic import write_atomic
+from amoc.results import (
+    COLUMNS,
+    GROUP_KEYS,
+    METRIC_COLUMNS,
+    aggregate,
+    read_rows,
+    write_rows,
+    write_summary,
+)
 
 log = logging.getLogger(__name__)
+
+
+def empty_summary() -> pd.DataFrame:
+    """The summary of an experiment with nothing to run here (tables then show only the paper)."""
+    stats = [f"{col}_{stat}" for col in METRIC_COLUMNS for stat in ("mean", "std")]
+    return pd.DataFrame({col: [] for col in [*GROUP_KEYS, "n_splits", *stats]})
 
 
 def collect(experiment: str, members: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
@@ -34,7 +49,7 @@ def collect(experiment: str, members: list[tuple[str, str, list[str]]]) -> pd.Da
         frames.append(rows.assign(experiment=experiment, variant=variant))
     if not frames:
         log.info("experiment %s has no cells to run here (no dataset configured)", experiment)
-        return read_rows([])
+        return pd.DataFrame({col: [] for col in COLUMNS})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -52,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", required=True, help="output Parquet of the aggregate")
     args = parser.parse_args(argv)
     rows = collect(args.experiment, _parse_members(args.member))
+    if rows.empty:
+        write_atomic(args.rows, lambda tmp: rows.to_parquet(tmp, index=False))
+        write_summary(empty_summary(), args.summary)
+        return 0
     write_rows(rows, args.rows)
-    summary = aggregate(rows)
-    summary.to_parquet  # noqa: B018 - placeholder removed below
+    write_summary(aggregate(rows), args.summary)
     return 0
 
 

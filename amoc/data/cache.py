@@ -129,8 +129,8 @@ def build_cache(index: pd.DataFrame, out_dir: str | os.PathLike, threads: int = 
         _swap_in(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("frame cache %s: %d frames, %.2f GiB (%d resized) in %.1f s", out_dir,
-             meta["n_frames"], meta["bytes"] / 2**30, meta["n_resized"],
+    log.info("frame cache %s: %d frames, %.1f MiB (%d resized) in %.1f s", out_dir,
+             meta["n_frames"], meta["bytes"] / 2**20, meta["n_resized"],
              time.perf_counter() - started)
     return out_dir
 

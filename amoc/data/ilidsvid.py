@@ -46,7 +46,8 @@ def read_ilidsvid(root: str | os.PathLike, min_frames: int = 1, dataset: str = "
     report = SkipReport(dataset, options={"root": str(sequences_dir.parent),
                                           "min_frames": min_frames})
     cameras = [scan_camera(sequences_dir / c, c, PERSON_RE, report) for c in CAMERAS]
-    # Standard split files index the sorted cam1 person folders, skipped ones included.
-    report.extra["probe_persons_on_disk"] = sorted(cameras[0])
+    # Standard split files index the sorted cam1 person folders, empty or skipped ones included.
+    folders = (p.name for p in (sequences_dir / CAMERAS[0]).iterdir() if p.is_dir())
+    report.extra["probe_persons_on_disk"] = sorted(int(PERSON_RE.fullmatch(n)[1]) for n in folders)
     pids = sorted(set(cameras[0]) | set(cameras[1]))
     return make_index(paired_rows(dataset, cameras, pids, min_frames, report), report)

@@ -111,9 +111,13 @@ def _restrict(splits: list[Split], present: set[int], source: str) -> list[Split
 
 def make_splits(index: pd.DataFrame, dataset: str, n_splits: int, seed: int,
                 standard: str | os.PathLike | None = None) -> list[dict]:
-    """Split records per the contract; raises ConfigError if more splits are asked than exist."""
+    """Split records per the contract; raises ConfigError if more splits are asked than exist.
+
+    `dataset` is the name written into the records (the config's dataset key, which may differ
+    from the reader name stored in the index).
+    """
     present = set(index["pid"].astype(int).tolist())
-    if dataset == "mars":
+    if set(index["subset"]) == {"train", "test"}:  # MARS: the split is fixed by its info files
         splits, source = [mars_fixed_split(index)], "fixed:mars-info"
     elif standard is not None:
         source = f"standard:{Path(standard).name}"
@@ -155,9 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=int, default=None, help="write only split K")
     args = parser.parse_args(argv)
     index = read_index(args.index)
-    found = sorted(set(index["dataset"]))
-    if found != [args.dataset]:
-        raise ConfigError(f"{args.index} holds dataset(s) {found}, not {args.dataset!r}")
     records = make_splits(index, args.dataset, args.n_splits, args.seed, args.standard)
     write_splits(records, args.out_dir, args.only)
     return 0

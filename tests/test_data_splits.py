@@ -1,0 +1,105 @@
+"""Person splits: random determinism/disjointness, standard files, MARS fixed split, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+from data_fixtures import make_ilidsvid_tree, make_mars_tree, make_prid_tree
+
+from amoc.data.index import write_index
+from amoc.data.mars import read_mars
+from amoc.data.prid2011 import read_prid2011
+from amoc.data.readers import read_dataset
+from amoc.data.splits import load_prid_splits, main, make_splits, random_person_splits
+from amoc.errors import ConfigError, DatasetError
+
+
+@pytest.mark.parametrize("n", [2, 7, 300])
+def test_random_splits_are_disjoint_halves(n: int) -> None:
+    pids = list(range(100, 100 + n))
+    splits = random_person_splits(pids[::-1], 5, seed=3)
+    assert splits == random_person_splits(pids, 5, seed=3)
+    for train, test in splits:
+        assert not set(train) & set(test) and sorted(train + test) == pids
+        assert len(test) == (n + 1) // 2 and train == sorted(train)
+    if n > 2:
+        assert len({tuple(t) for _, t in splits}) > 1
+        assert splits != random_person_splits(pids, 5, seed=4)
+
+
+def test_random_splits_need_two_persons() -> None:
+    with pytest.raises(ConfigError, match="at least 2 persons"):
+        random_person_splits([5, 5], 1, seed=0)
+
+
+def test_ilidsvid_standard_mat(tmp_path: Path) -> None:
+    # person 2 has no cam2 sequence: skipped by the reader, but still counted by ls_set
+    make_ilidsvid_tree(tmp_path / "d", n_persons=4, frames_per_seq=lambda c, p: 0 if (c, p) == (1, 2) else 2)
+    index = read_dataset("ilidsvid", tmp_path / "d")
+    mat = tmp_path / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(mat), {"ls_set": np.array([[1, 3, 2, 4], [4, 2, 3, 1]])})
+    records = make_splits(index, "ilidsvid", 2, seed=0, standard=mat)
+    assert [(r["train_pids"], r["test_pids"]) for r in records] == [([4], [1, 3]), ([1, 3], [4])]
+    assert records[0]["source"] == "standard:train_test_splits_ilidsvid.mat"
+    with pytest.raises(ConfigError, match="3 splits requested but standard"):
+        make_splits(index, "ilidsvid", 3, seed=0, standard=mat)
+
+
+def test_prid_standard_json(tmp_path: Path, shared_data: Path) -> None:
+    splits = load_prid_splits(shared_data / "splits_prid2011.json")
+    assert len(splits) == 10
+    assert all(len(a) == len(b) == 89 and not set(a) & set(b) for a, b in splits)
+    make_prid_tree(tmp_path, n_persons=6, frames_per_seq=2)
+    index = read_prid2011(tmp_path)
+    records = make_splits(index, "prid2011", 10, seed=0, standard=shared_data / "splits_prid2011.json")
+    for record, (train, test) in zip(records, splits):
+        assert record["train_pids"] == [p for p in train if p <= 6]
+        assert record["test_pids"] == [p for p in test if p <= 6]
+    with pytest.raises(ConfigError, match="20 splits requested"):
+        make_splits(index, "prid2011", 20, seed=0, standard=shared_data / "splits_prid2011.json")
+
+
+def test_bad_standard_file(tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_text(json.dumps([{"train": ["person_0001"]}]))
+    with pytest.raises(DatasetError, match="s.json: not a PRID split file"):
+        load_prid_splits(tmp_path / "s.json")
+
+
+def test_mars_fixed_split(tmp_path: Path) -> None:
+    index = read_mars(make_mars_tree(tmp_path))
+    [record] = make_splits(index, "mars", 1, seed=0)
+    assert record["train_pids"] == [1, 2] and record["test_pids"] == [-1, 0, 3, 4]
+    assert record["source"] == "fixed:mars-info"
+    with pytest.raises(ConfigError, match="provides 1"):
+        make_splits(index, "mars", 10, seed=0)
+
+
+def test_cli_writes_one_json_per_split(tmp_path: Path) -> None:
+    make_ilidsvid_tree(tmp_path / "d", n_persons=5, frames_per_seq=2)
+    write_index(read_dataset("synthwalk", tmp_path / "d"), tmp_path / "index.parquet")
+    base = ["--index", str(tmp_path / "index.parquet"), "--dataset", "synthwalk",
+            "--n-splits", "3", "--seed", "7", "--out-dir"]
+    assert main([*base, str(tmp_path / "all")]) == 0
+    assert main([*base, str(tmp_path / "one"), "--only", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [f"split{k}.json" for k in range(3)]
+    record = json.loads((tmp_path / "all" / "split2.json").read_text())
+    assert record == json.loads((tmp_path / "one" / "split2.json").read_text())
+    assert set(record) == {"dataset", "split", "seed", "source", "train_pids", "test_pids"}
+    assert (record["dataset"], record["split"], record["seed"], record["source"]) == (
+        "synthwalk", 2, 7, "random")
+    assert len(record["test_pids"]) == 3 and len(record["train_pids"]) == 2
+    with pytest.raises(ConfigError, match="--only 3"):
+        main([*base, str(tmp_path / "x"), "--only", "3"])
+    assert main([*base[:3], "synth-small", *base[4:], str(tmp_path / "named")]) == 0
+    assert json.loads((tmp_path / "named" / "split0.json").read_text())["dataset"] == "synth-small"
+
+
+def test_index_with_one_person_cannot_be_split() -> None:
+    index = pd.DataFrame({"pid": [1, 1], "subset": ["all", "all"]})
+    with pytest.raises(ConfigError, match="at least 2"):
+        make_splits(index, "ilidsvid", 1, seed=0)
