@@ -164,7 +164,7 @@ def read_rows(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         try:
             df = pd.read_parquet(path)
         except (OSError, ValueError) as err:
-            raise ResultsError(f"{path}: cannot read result rows ({err})") from err
+            raise ResultsError(f"{path}: cannot read result rows ({type(err).__name__}: {err})") from err
         frames.append(validate_rows(df, source=str(path)))
     return pd.concat(frames, ignore_index=True)
 
@@ -224,7 +224,7 @@ def read_summary(path: str | os.PathLike) -> pd.DataFrame:
     try:
         summary = pd.read_parquet(path)
     except (OSError, ValueError) as err:
-        raise ResultsError(f"{path}: cannot read the summary ({err})") from err
+        raise ResultsError(f"{path}: cannot read the summary ({type(err).__name__}: {err})") from err
     needed = [*GROUP_KEYS, "n_splits", *(f"{c}_{s}" for c in METRIC_COLUMNS for s in ("mean", "std"))]
     missing = [col for col in needed if col not in summary.columns]
     if missing:
@@ -239,11 +239,11 @@ def select(
     """Summary rows of one experiment (optionally one length/protocol/dataset), unambiguous."""
     rows = summary[summary["experiment"] == experiment]
     if rows.empty:
-        known = sorted(summary["experiment"].unique())
+        known = sorted(summary["experiment"].unique().tolist())
         raise ResultsError(f"no results for experiment {experiment!r}; the summary has {known}")
     for col, value in (("test_length", test_length), ("protocol", protocol), ("dataset", dataset)):
         if value is not None:
-            available = sorted(rows[col].unique())
+            available = sorted(rows[col].unique().tolist())
             rows = rows[rows[col] == value]
             if rows.empty:
                 raise ResultsError(

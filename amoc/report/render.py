@@ -53,7 +53,8 @@ def _line(block: pd.DataFrame, datasets: list[str], source: str) -> list[str]:
             cells.append(str(n) if n else MISSING)
         elif source == PAPER:
             cells += [_number(v) if comparable else MISSING for v in part["paper"]]
-            cells.append(str(paper_splits(dataset) or MISSING) if comparable else MISSING)
+            reported = comparable and bool(part["paper"].notna().any())
+            cells.append(str(paper_splits(dataset) or MISSING) if reported else MISSING)
         else:
             cells += [_number(v, signed=True) if comparable else NOT_APPLICABLE
                       for v in part["difference"]]
@@ -64,7 +65,8 @@ def _line(block: pd.DataFrame, datasets: list[str], source: str) -> list[str]:
 def display_rows(comp: pd.DataFrame) -> list[list[str]]:
     """All display lines of the table, in the order of `comp`'s methods."""
     datasets, _ = header(comp)
-    any_comparable = bool(comp.loc[comp["kind"] == "variant", "comparable"].any())
+    ran_comparable = comp["comparable"] & comp["ours_mean"].notna()  # any difference to show?
+    any_comparable = bool(ran_comparable.any())
     lines = []
     for key in dict.fromkeys(comp["row_key"]):
         block = comp[comp["row_key"] == key]

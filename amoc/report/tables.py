@@ -41,10 +41,10 @@ def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int
     foreign = sorted(set(comp.loc[~comp["comparable"], "dataset"]))
     if foreign:
         names = ", ".join(dataset_label(d) for d in foreign)
+        synthetic = " (synthwalk is this benchmark's synthetic dataset)" if "synthwalk" in foreign else ""
         text += (
-            f" {names}: not a dataset of the paper (synthwalk is this benchmark's synthetic "
-            "dataset); its numbers are NOT comparable to the paper's and have no paper or "
-            "difference values."
+            f" {names}: not a dataset of the paper's {ref['paper_table']}{synthetic}; these "
+            "numbers are NOT comparable to the paper's and have no paper or difference values."
         )
     return text
 
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", required=True, help="summary Parquet from amoc aggregate")
     parser.add_argument("--table", required=True, choices=TABLES)
     parser.add_argument("--experiment", required=True, help="experiment whose rows feed the table")
-    parser.add_argument("--out-dir", required=True, help="writes TABLE.md, TABLE.tex, TABLE.csv")
+    parser.add_argument("--out-dir", required=True, help="writes NAME.md, NAME.tex, NAME.csv")
+    parser.add_argument("--name", default=None, help="file stem (default: the experiment name)")
     parser.add_argument("--ours", nargs="+", default=None,
                         help="table3/table4: variant(s) shown as ours (default amoc_e2e_epic)")
     parser.add_argument("--test-length", type=int, default=128)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         read_summary(args.summary), table=args.table, experiment=args.experiment,
         ours=args.ours, test_length=args.test_length, protocol=args.protocol,
     )
-    write_table(texts, args.out_dir, args.table)
+    write_table(texts, args.out_dir, args.name or args.experiment)
     return 0
 
 

@@ -41,7 +41,7 @@ rule table:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
     shell:
         "python -m amoc.report.tables --summary {input} --table {params.kind} "
-        "--experiment {wildcards.experiment} --out-dir results/tables 2> {log}"
+        "--experiment {wildcards.experiment} --name {wildcards.experiment} --out-dir results/tables 2> {log}"
 
 
 rule figure:

@@ -1,0 +1,274 @@
+"""Fig. 5 and Fig. 6 (a-d) of the paper, plus per-table CMC curves, as PNG + PDF.
+
+Bands are the std over splits (only when a point averages more than one split). Where the paper
+states a number for a plotted point, it is drawn as an 'x' labelled "paper (reported)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from amoc.atomic import write_atomic
+from amoc.cli import run_command
+from amoc.report.reference import dataset_label, find_paper_row, load_reference
+from amoc.results import CMC_COLUMNS, ResultsError, read_summary, select
+
+log = logging.getLogger(__name__)
+FIGURES = ("fig6a", "fig6b", "fig6c", "fig6d", "cmc")
+PAPER_STYLE = {"marker": "x", "linestyle": "none", "markersize": 8}
+
+
+def save_figure(fig: Figure, prefix: str | os.PathLike) -> list[Path]:
+    """Write `prefix`.png and `prefix`.pdf atomically and close the figure."""
+    prefix = Path(prefix)
+    if prefix.suffix in (".png", ".pdf"):
+        prefix = prefix.with_suffix("")
+    paths = [prefix.parent / f"{prefix.name}.{ext}" for ext in ("png", "pdf")]
+    for path in paths:
+        fmt = path.suffix[1:]
+        write_atomic(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150,
+                                                            bbox_inches="tight"))
+    log.info("wrote %s", ", ".join(str(p) for p in paths))
+    return paths
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """Seaborn's look for one figure only; the global matplotlib state is left untouched."""
+    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper")}
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _panels(rows: pd.DataFrame) -> tuple[Figure, list[tuple[str, Axes]]]:
+    """One axes per dataset, side by side (a pyplot-free Figure: no global figure registry)."""
+    datasets = sorted(rows["dataset"].unique())
+    fig = Figure(figsize=(4.8 * len(datasets), 3.8))
+    axes = fig.subplots(1, len(datasets), squeeze=False)
+    for dataset, ax in zip(datasets, axes[0]):
+        ax.set_title(dataset_label(dataset))
+    return fig, list(zip(datasets, axes[0]))
+
+
+def _curve(ax: Axes, x, mean, std, n_splits, label: str, color) -> None:
+    """Line with a ±std band where the points average several splits (values in %)."""
+    x, mean, std = (np.asarray(a, dtype=float) for a in (x, mean, std))
+    ax.plot(x, mean, marker="o", markersize=3, label=label, color=color)
+    if np.max(n_splits) > 1:
+        ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=color)
+
+
+def _colors(names: pd.Series) -> dict[str, tuple]:
+    """A fixed colour per name, the same in every panel."""
+    names = sorted(names.unique())
+    return dict(zip(names, sns.color_palette(n_colors=max(len(names), 1))))
+
+
+def _finish(fig: Figure, axes: list[tuple[str, Axes]], xlabel: str, ylabel: str) -> None:
+    for _, ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+
+
+def plot_rank1_vs_length(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
+    """Fig. 6(a): rank-1 against probe/gallery test length (log2 axis), one line per variant."""
+    with _style():
+        fig, axes = _panels(rows)
+        _draw_lengths(rows, axes)
+        _finish(fig, axes, "test sequence length (frames)", "rank-1 (%)")
+    return save_figure(fig, out)
+
+
+def _draw_lengths(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
+    colors = _colors(rows["variant"])
+    test_length = load_reference()["protocol"]["test_length"]
+    for dataset, ax in axes:
+        for variant, part in rows[rows["dataset"] == dataset].groupby("variant"):
+            part = part.sort_values("test_length")
+            _curve(ax, part["test_length"], 100 * part["cmc_1_mean"], 100 * part["cmc_1_std"],
+                   part["n_splits"], variant, colors[variant])
+            paper = find_paper_row(variant, dataset)
+            if paper:
+                ax.plot([test_length], [paper[1]["rank1"]], color=colors[variant],
+                        label=f"{variant} paper (reported)", **PAPER_STYLE)
+        lengths = sorted(rows["test_length"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lengths, [str(n) for n in lengths])
+
+
+def plot_cmc(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
+    """CMC curves (rank 1..20), one per variant: Fig. 6(b) and the per-table curves."""
+    with _style():
+        fig, axes = _panels(rows)
+        _draw_cmc(rows, axes)
+        _finish(fig, axes, "rank", "matching rate (%)")
+    return save_figure(fig, out)
+
+
+def _draw_cmc(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
+    colors = _colors(rows["variant"])
+    ranks = np.arange(1, len(CMC_COLUMNS) + 1)
+    for dataset, ax in axes:
+        for variant, part in rows[rows["dataset"] == dataset].groupby("variant"):
+            row = part.iloc[0]
+            mean = [100 * row[f"{c}_mean"] for c in CMC_COLUMNS]
+            std = [100 * row[f"{c}_std"] for c in CMC_COLUMNS]
+            _curve(ax, ranks, mean, std, row["n_splits"], variant, colors[variant])
+            paper = find_paper_row(variant, dataset)
+            if paper:
+                points = {int(k[4:]): v for k, v in paper[1].items() if k.startswith("rank")}
+                ax.plot(list(points), list(points.values()), color=colors[variant],
+                        label=f"{variant} paper (reported)", **PAPER_STYLE)
+        ax.set_xticks([1, 5, 10, 15, 20])
+
+
+def variant_values(
+    variants: Sequence[str], key: str, mapping: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """x value per variant: `mapping` first, else parsed from a `{key}_{value}` name part."""
+    pattern = re.compile(rf"(?:^|_){re.escape(key)}_(\d+(?:\.\d+)?)(?:_|$)")
+    values = {}
+    for variant in variants:
+        match = pattern.search(variant)
+        if mapping and variant in mapping:
+            values[variant] = float(mapping[variant])
+        elif match:
+            values[variant] = float(match.group(1))
+        else:
+            log.warning("variant %r has no '%s_<value>' in its name; left out", variant, key)
+    if not values:
+        raise ResultsError(
+            f"no variant names a '{key}_<value>' (got {sorted(variants)}); "
+            "name variants like margin_2 / emb_128 or pass --x-map VARIANT=VALUE"
+        )
+    return values
+
+
+def plot_rank1_vs_param(
+    rows: pd.DataFrame, out: str | os.PathLike, key: str,
+    mapping: Mapping[str, float] | None = None, log2: bool = False,
+) -> list[Path]:
+    """Fig. 6(c)/(d): rank-1 against a value carried by the variant (margin, embedding size)."""
+    xs = variant_values(sorted(rows["variant"].unique()), key, mapping)
+    pattern = re.compile(rf"(?:^|_){re.escape(key)}_[^_]+")
+    rows = rows[rows["variant"].isin(xs)].assign(
+        x=lambda d: d["variant"].map(xs),
+        family=lambda d: [pattern.sub("", v).strip("_") or "ours" for v in d["variant"]],
+    )
+    with _style():
+        fig, axes = _panels(rows)
+        _draw_param(rows, axes, key, log2)
+        _finish(fig, axes, key, "rank-1 (%)")
+    return save_figure(fig, out)
+
+
+def _draw_param(rows: pd.DataFrame, axes: list[tuple[str, Axes]], key: str, log2: bool) -> None:
+    """One line per variant family (the name without its `{key}_{value}` part)."""
+    colors = _colors(rows["family"])
+    fig6 = load_reference()["figures"]["fig6"]
+    for dataset, ax in axes:
+        for family, part in rows[rows["dataset"] == dataset].groupby("family"):
+            part = part.sort_values("x")
+            _curve(ax, part["x"], 100 * part["cmc_1_mean"], 100 * part["cmc_1_std"],
+                   part["n_splits"], family, colors[family])
+        if key == "margin" and dataset == fig6["dataset"]:
+            best = fig6["c_margin"]
+            ax.plot([best["best_margin"]], [best["best_rank1"]], color="black",
+                    label="paper (reported, best)", **PAPER_STYLE)
+        if log2:
+            ax.set_xscale("log", base=2)
+        ticks = sorted(rows.loc[rows["dataset"] == dataset, "x"].unique())
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+
+
+def _max_magnitude(flow: np.ndarray) -> float:
+    """Largest finite flow vector length of an (h, w, 2) field (0 if none is finite)."""
+    norms = np.linalg.norm(np.asarray(flow, dtype=np.float64), axis=-1)
+    finite = norms[np.isfinite(norms)]
+    return float(finite.max()) if finite.size else 0.0
+
+
+def plot_fig5(
+    frames: Sequence[np.ndarray], offline_flow: Sequence[np.ndarray],
+    predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike,
+) -> list[Path]:
+    """Fig. 5: rows = frames (H, W, 3) uint8 / offline flow / motion-net flow, (h, w, 2) each.
+
+    Both flows of a column share one colour scale so their colours compare directly.
+    """
+    from amoc.flow import flow_to_color
+
+    if not len(frames) == len(offline_flow) == len(predicted_flow) or not frames:
+        raise ValueError("need the same non-zero number of frames, offline and predicted flows")
+    n = len(frames)
+    fig = Figure(figsize=(1.1 * n, 5.0))
+    axes = fig.subplots(3, n, squeeze=False)
+    titles = ("frames", "offline flow", "motion net")
+    for col in range(n):
+        scale = max(_max_magnitude(f[col]) for f in (offline_flow, predicted_flow)) or 1.0
+        images = (frames[col], flow_to_color(offline_flow[col], max_flow=scale),
+                  flow_to_color(predicted_flow[col], max_flow=scale))
+        for row, image in enumerate(images):
+            ax = axes[row][col]
+            ax.imshow(image, interpolation="nearest", aspect="auto")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(titles[row], fontsize="small")
+    fig.tight_layout(pad=0.2)
+    return save_figure(fig, out_path)
+
+
+def _parse_map(items: Sequence[str] | None) -> dict[str, float] | None:
+    if not items:
+        return None
+    try:
+        return {k: float(v) for k, v in (item.split("=", 1) for item in items)}
+    except ValueError as err:
+        raise ResultsError(f"--x-map expects VARIANT=NUMBER items, got {list(items)}") from err
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: draw one figure from a summary written by `amoc aggregate`."""
+    parser = argparse.ArgumentParser(prog="amoc figures", description=__doc__)
+    parser.add_argument("--summary", required=True)
+    parser.add_argument("--figure", required=True, choices=FIGURES)
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.png/.pdf")
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--protocol", default=None)
+    parser.add_argument("--test-length", type=int, default=128, help="all but fig6a")
+    parser.add_argument("--x-key", default=None, help="fig6c/d name part (margin / emb)")
+    parser.add_argument("--x-map", nargs="+", default=None, metavar="VARIANT=VALUE")
+    args = parser.parse_args(argv)
+    length = None if args.figure == "fig6a" else args.test_length
+    rows = select(read_summary(args.summary), experiment=args.experiment, test_length=length,
+                  protocol=args.protocol, dataset=args.dataset)
+    if args.figure == "fig6a":
+        plot_rank1_vs_length(rows, args.out)
+    elif args.figure in ("fig6b", "cmc"):
+        plot_cmc(rows, args.out)
+    else:
+        key = args.x_key or ("margin" if args.figure == "fig6c" else "emb")
+        plot_rank1_vs_param(rows, args.out, key, _parse_map(args.x_map),
+                            log2=args.figure == "fig6d")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_command(main))
