@@ -23,6 +23,7 @@ __all__ = [
     "MotionNet",
     "MotionOutput",
     "Preprocess",
+    "RecurrentAccumulator",
     "SpatialNet",
     "TwoStreamEncoder",
     "VariantSpec",
