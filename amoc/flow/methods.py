@@ -42,10 +42,13 @@ def lk_flow(frame0: np.ndarray, frame1: np.ndarray, *, grid_step: int, k: int) -
 
     As accurate as LK on every pixel on the synthetic pairs (EPE 0.37 vs 0.40) and ~10x faster.
     """
-    return cv2.optflow.calcOpticalFlowSparseToDense(_grey(frame0), _grey(frame1), grid_step=grid_step, k=k)
+    grey0, grey1 = _grey(frame0), _grey(frame1)
+    return cv2.optflow.calcOpticalFlowSparseToDense(grey0, grey1, grid_step=grid_step, k=k)
 
 
-def farneback_flow(frame0: np.ndarray, frame1: np.ndarray, *, levels: int, winsize: int) -> np.ndarray:
+def farneback_flow(
+    frame0: np.ndarray, frame1: np.ndarray, *, levels: int, winsize: int
+) -> np.ndarray:
     """Farneback polynomial-expansion flow (a cheap dense baseline)."""
     return cv2.calcOpticalFlowFarneback(
         _grey(frame0), _grey(frame1), None, pyr_scale=0.5, levels=levels, winsize=winsize,
@@ -81,7 +84,7 @@ def grid_matches(
 
 
 def interpolator_k(n_matches: int, k_max: int) -> int:
-    """Neighbours for the edge-aware interpolator: at most half the matches (see MIN_EPIC_MATCHES)."""
+    """Neighbours for the edge-aware interpolator: at most half the matches, at most k_max."""
     return max(1, min(k_max, n_matches // 2))
 
 
@@ -112,7 +115,7 @@ def epic_flow(
     frame0: np.ndarray, frame1: np.ndarray, *, grid_step: int, fb_threshold: float, k_max: int,
     refine_alpha: float,
 ) -> np.ndarray:
-    """EpicFlow-style: consistent DIS grid matches -> edge-aware interpolation -> variational refinement.
+    """EpicFlow-style: consistent DIS grid matches -> edge-aware interpolation -> refinement.
 
     Falls back to dense DIS (logged) when fewer than MIN_EPIC_MATCHES matches survive the check.
     """
@@ -120,7 +123,8 @@ def epic_flow(
     points0, points1 = grid_matches(grey0, grey1, step=grid_step, fb_threshold=fb_threshold)
     flow = interpolate_matches(frame0, frame1, points0, points1, k_max=k_max)
     if flow is None:
-        log.debug("epic: %d consistent matches < %d; using dense DIS", len(points0), MIN_EPIC_MATCHES)
+        log.debug("epic: %d consistent matches < %d; dense DIS instead", len(points0),
+                  MIN_EPIC_MATCHES)
         return dis_flow(frame0, frame1, preset="medium")
     refine = cv2.VariationalRefinement.create()
     refine.setAlpha(refine_alpha)
@@ -129,7 +133,9 @@ def epic_flow(
 
 FLOW_METHODS: dict[str, FlowFn] = {
     "lk": functools.partial(lk_flow, grid_step=8, k=64),
-    "epic": functools.partial(epic_flow, grid_step=4, fb_threshold=1.0, k_max=32, refine_alpha=10.0),
+    "epic": functools.partial(
+        epic_flow, grid_step=4, fb_threshold=1.0, k_max=32, refine_alpha=10.0
+    ),
     "farneback": functools.partial(farneback_flow, levels=3, winsize=9),
     "dis": functools.partial(dis_flow, preset="medium"),
 }
@@ -139,7 +145,8 @@ def get_method(name: str) -> FlowFn:
     """The registered flow function called `name`; ConfigError listing the valid names otherwise."""
     if name not in FLOW_METHODS:
         valid = ", ".join(sorted(FLOW_METHODS))
-        raise ConfigError(f"unknown flow method {name!r}; valid methods: {valid} (see amoc/flow/methods.py)")
+        raise ConfigError(f"unknown flow method {name!r}; valid methods: {valid} "
+                          "(register new ones in amoc/flow/methods.py FLOW_METHODS)")
     return FLOW_METHODS[name]
 
 
@@ -151,7 +158,8 @@ def method_parameters(name: str) -> dict:
 def compute_flow(method: str, frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:
     """Dense flow from frame0 to frame1 (both (H, W, 3) RGB uint8) as float32 (H, W, 2)."""
     if frame0.shape != frame1.shape or frame0.ndim != 3 or frame0.shape[2] != 3:
-        raise ConfigError(f"flow needs two RGB frames of one shape (H, W, 3); got {frame0.shape}, {frame1.shape}")
+        raise ConfigError(f"flow needs two RGB frames of one shape (H, W, 3); got "
+                          f"{frame0.shape} and {frame1.shape}")
     if frame0.dtype != np.uint8 or frame1.dtype != np.uint8:
         raise ConfigError(f"flow needs uint8 frames; got {frame0.dtype}, {frame1.dtype}")
     flow = get_method(method)(np.ascontiguousarray(frame0), np.ascontiguousarray(frame1))

@@ -92,3 +92,16 @@ def endpoint_error(flow: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> fl
     """Mean Euclidean distance between estimated and true flow vectors over `valid` pixels."""
     err = np.linalg.norm(flow.astype(np.float64) - truth, axis=-1)
     return float(err[valid].mean())
+
+
+def make_sequence(
+    n_frames: int, shift: tuple[float, float], seed: int = 0
+) -> np.ndarray:
+    """A tracklet whose textured content moves by `shift` (dx, dy) pixels per frame.
+
+    Returns:
+        uint8 (n_frames, 128, 64, 3) RGB frames; the true flow of every pair is `shift`.
+    """
+    texture = _texture(np.random.default_rng(seed))
+    frames = [_sample(texture, t * shift[0], t * shift[1]) for t in range(n_frames)]
+    return _to_uint8(np.stack(frames))

@@ -1,5 +1,6 @@
 # Config validation and the experiment plan; everything else reads PLAN.
 import json
+import os
 import shlex
 
 from snakemake.utils import validate
@@ -30,7 +31,8 @@ def cache_dir(dataset):
 
 
 def flow_dir(dataset, method):
-    return f"results/flow/{dataset}/{method}"
+    """A flow store is named by its array; the folder also holds meta.json (and resume files)."""
+    return f"results/flow/{dataset}/{method}/flow.npy"
 
 
 def motion_init(job):
@@ -133,7 +135,11 @@ def train_inputs(wildcards):
 
 
 def optional_flag(inputs, key, flag):
-    return f"{flag} {inputs[key]}" if key in inputs.keys() else ""
+    """`--flag PATH` for an optional input; flow stores are passed as their folder."""
+    if key not in inputs.keys():
+        return ""
+    path = inputs[key]
+    return f"{flag} {os.path.dirname(path) if path.endswith('flow.npy') else path}"
 
 
 def eval_inputs(wildcards):

@@ -5,7 +5,8 @@ rule flow:
     input:
         lambda w: cache_dir(w.dataset),
     output:
-        directory("results/flow/{dataset}/{method}"),
+        flow="results/flow/{dataset}/{method}/flow.npy",
+        meta="results/flow/{dataset}/{method}/meta.json",
     log:
         "results/logs/flow/{dataset}_{method}.log",
     benchmark:
@@ -16,7 +17,8 @@ rule flow:
     resources:
         mem_mb=2000,
     shell:
-        "python -m amoc.flow.store --cache {input} --method {wildcards.method} --out {output} "
+        "python -m amoc.flow.store --cache {input} --method {wildcards.method} "
+        "--out results/flow/{wildcards.dataset}/{wildcards.method} "
         "--threads {threads} 2> {log}"
 
 
@@ -37,6 +39,7 @@ rule pretrain_motion:
         mem_mb=4000,
         gpu=1,
     params:
+        flow=lambda w, input: os.path.dirname(input.flow),
         cfg=lambda w: as_json(
             {
                 k: v
@@ -46,5 +49,5 @@ rule pretrain_motion:
             | {"seed": config.get("seed", 0)}
         ),
     shell:
-        "python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {input.flow} "
+        "python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
         "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"

@@ -104,6 +104,8 @@ rule fig5:
     resources:
         mem_mb=2000,
         gpu=1,
+    params:
+        flow=lambda w, input: os.path.dirname(input.flow),
     shell:
-        "python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {input.flow} "
+        "python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"
