@@ -111,21 +111,20 @@ def is_twin_pair(pair: int, twin_fraction: float) -> bool:
     return int((pair + 1) * twin_fraction + 1e-9) > int(pair * twin_fraction + 1e-9)
 
 
+def make_identity(pid: int, n_ids: int, seed: int, twin_fraction: float) -> Identity:
+    """Identity `pid` (1-based); twins take the appearance stream of the first pid of their pair."""
+    pair, second = divmod(pid - 1, 2)
+    partner = pid - 1 if second else pid + 1
+    twins = partner <= n_ids and is_twin_pair(pair, twin_fraction)
+    look = sample_appearance(np.random.default_rng([seed, 1, 2 * pair + 1 if twins else pid]))
+    band = "any"
+    if twins:
+        slow_first = np.random.default_rng([seed, 4, pair]).random() < 0.5
+        band = "slow" if bool(second) != slow_first else "fast"
+    gait = sample_gait(np.random.default_rng([seed, 2, pid]), band)
+    return Identity(pid, look, gait, partner if twins else None)
+
+
 def build_identities(n_ids: int, seed: int, twin_fraction: float) -> list[Identity]:
     """Identities with pids 1..n_ids; each pid has its own random streams, keyed by the seed."""
-    identities = []
-    for pair in range((n_ids + 1) // 2):
-        first, second = 2 * pair + 1, 2 * pair + 2
-        twins = second <= n_ids and is_twin_pair(pair, twin_fraction)
-        look = sample_appearance(np.random.default_rng([seed, 1, first]))
-        slow_first = np.random.default_rng([seed, 4, first]).random() < 0.5
-        bands = ("slow", "fast") if slow_first else ("fast", "slow")
-        for pid, band in zip((first, second), bands, strict=True):
-            if pid > n_ids:
-                break
-            if pid == second and not twins:
-                look = sample_appearance(np.random.default_rng([seed, 1, pid]))
-            gait = sample_gait(np.random.default_rng([seed, 2, pid]), band if twins else "any")
-            partner = (second if pid == first else first) if twins else None
-            identities.append(Identity(pid, look, gait, partner))
-    return identities
+    return [make_identity(pid, n_ids, seed, twin_fraction) for pid in range(1, n_ids + 1)]
