@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -62,13 +63,13 @@ def _validate(
     """Check shapes, values and options; return (distmat, q_pids, g_pids, q_camids, g_camids)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    if isinstance(max_rank, bool) or not isinstance(max_rank, int) or max_rank < 1:
+    if isinstance(max_rank, bool) or not isinstance(max_rank, Integral) or max_rank < 1:
         raise ValueError(f"max_rank must be a positive int, got {max_rank!r}")
     dist = _as_tensor(distmat, "distmat", 2)
     if dist.shape[0] == 0 or dist.shape[1] == 0:
         raise ValueError(f"distmat must be non-empty, got shape {tuple(dist.shape)}")
     dist = dist.float() if dist.dtype in (torch.float16, torch.bfloat16) else dist
-    dist = dist if dist.is_floating_point() else dist.double()
+    dist = (dist if dist.is_floating_point() else dist.double()).contiguous()
     if torch.isnan(dist).any():
         raise ValueError("distmat contains NaN")
     labels = {"q_pids": q_pids, "g_pids": g_pids, "q_camids": q_camids, "g_camids": g_camids}
@@ -110,14 +111,15 @@ def _good_ranks(dist: torch.Tensor, good: torch.Tensor, negative: torch.Tensor) 
     width = good_dist.shape[1]
     # slot[q, j]: number of good items ranked before gallery item j (exact for negatives)
     slot = torch.searchsorted(good_dist, dist, side="left")  # (c, n)
-    tie = negative & (slot < width)
-    tie &= good_dist.gather(1, slot.clamp(max=width - 1)) == dist
+    bounded = torch.cat([good_dist, good_dist.new_full((c, 1), float("inf"))], dim=1)
+    tie = negative & (bounded.gather(1, slot) == dist)  # a good item at the same distance
     if tie.any():  # equal distances: the lower gallery index goes first
         rows, cols = tie.nonzero(as_tuple=True)
         probe = (slot[rows, cols] * (n + 1) + cols).unsqueeze(1)
         slot[rows, cols] = torch.searchsorted(key[rows], probe).squeeze(1)
+    slot.masked_fill_(~negative, width)  # non-negatives go to the unused last bin
     counts = torch.zeros(c, width + 1, dtype=torch.int64, device=dist.device)
-    counts.scatter_add_(1, slot, negative.long())
+    counts.scatter_add_(1, slot, torch.ones(1, 1, dtype=torch.int64, device=dist.device).expand(c, n))
     negatives_before = counts.cumsum(1)[:, :width]
     return negatives_before + torch.arange(1, width + 1, device=dist.device)
 
@@ -127,16 +129,18 @@ def _chunk_scores(
     g_pids: torch.Tensor, g_camids: torch.Tensor, protocol: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Score a chunk of queries: (AP float64 (c,), first-hit rank (c,), has_match bool (c,))."""
-    same_pid = g_pids[None, :] == q_pids[:, None]
-    junk = same_pid & (g_camids[None, :] == q_camids[:, None])
-    if protocol == "official":
-        junk |= (g_pids == -1)[None, :]
-    good = same_pid & ~junk
+    same_pid = g_pids[None, :] == q_pids[:, None]  # (c, n)
+    good = same_pid & (g_camids[None, :] != q_camids[:, None])
+    negative = ~same_pid  # junk = neither good nor negative (same pid, same camera)
+    if protocol == "official":  # pid -1 is junk for every query
+        real = (g_pids != -1)[None, :]
+        good &= real
+        negative &= real
     has_match = good.any(1)
     if not has_match.any():
         zeros = torch.zeros(dist.shape[0], device=dist.device)
         return zeros.double(), zeros.long(), has_match
-    ranks = _good_ranks(dist, good, ~same_pid & ~junk).double()
+    ranks = _good_ranks(dist, good, negative).double()
     hit_no = torch.arange(1, ranks.shape[1] + 1, device=dist.device, dtype=torch.float64)
     precision = hit_no / ranks
     if protocol == "official":
@@ -146,6 +150,15 @@ def _chunk_scores(
     valid = hit_no[None, :] <= n_good[:, None]
     ap = (precision * valid).sum(1) / n_good.clamp(min=1)
     return ap, ranks[:, 0].long(), has_match
+
+
+def _chunk_rows(n_gallery: int, chunk_size: int | None) -> int:
+    """Queries per chunk: `chunk_size`, or enough to hold about `_CHUNK_ELEMENTS` distances."""
+    if chunk_size is None:
+        return max(1, _CHUNK_ELEMENTS // n_gallery)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    return chunk_size
 
 
 def evaluate_detailed(
@@ -169,7 +182,7 @@ def evaluate_detailed(
         ValueError: bad shapes, NaN distances, unknown protocol, or no query left to average.
     """
     dist, qp, gp, qc, gc = _validate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, protocol)
-    step = chunk_size or max(1, _CHUNK_ELEMENTS // dist.shape[1])
+    max_rank, step = int(max_rank), _chunk_rows(dist.shape[1], chunk_size)
     parts = [
         _chunk_scores(dist[s : s + step], qp[s : s + step], qc[s : s + step], gp, gc, protocol)
         for s in range(0, dist.shape[0], step)
@@ -234,29 +247,32 @@ def mean_distmat(distmats: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(distmats)).mean(0)
 
 
-def benchmark_mars_sized(n_query: int = 1980, n_gallery: int = 12180, seed: int = 0) -> dict:
-    """Time `evaluate` (official protocol) against the per-query NumPy reference.
+def benchmark_mars_sized(
+    n_query: int = 1980, n_gallery: int = 12180, seed: int = 0, protocol: str = "official",
+) -> dict:
+    """Time `evaluate` against the per-query NumPy reference on a synthetic MARS-like problem.
 
     Args:
         n_query: number of queries (MARS: 1980).
         n_gallery: gallery size (MARS official: 12180, torchreid: 9330).
         seed: seed of the synthetic problem (`metrics_reference.synthetic_mars_problem`).
+        protocol: one of `PROTOCOLS`.
 
     Returns:
-        dict with n_query, n_gallery, ours_s (best of 3), reference_s (one run), speedup
+        dict with n_query, n_gallery, protocol, ours_s (best of 3), reference_s (one run), speedup
         (reference_s / ours_s) and agree (same CMC and mAP to 1e-9).
     """
     problem = metrics_reference.synthetic_mars_problem(n_query, n_gallery, seed)
     ours_s, ours = float("inf"), None
     for _ in range(3):
         start = time.perf_counter()
-        ours = evaluate(**problem)
+        ours = evaluate(**problem, protocol=protocol)
         ours_s = min(ours_s, time.perf_counter() - start)
     start = time.perf_counter()
-    ref_cmc, ref_map, _, _ = metrics_reference.reference_evaluate(**problem)
+    ref_cmc, ref_map, _, _ = metrics_reference.reference_evaluate(**problem, protocol=protocol)
     reference_s = time.perf_counter() - start
     agree = bool(np.allclose(ours[0], ref_cmc, atol=1e-9) and abs(ours[1] - ref_map) < 1e-9)
     return {
-        "n_query": n_query, "n_gallery": n_gallery, "ours_s": ours_s,
+        "n_query": n_query, "n_gallery": n_gallery, "protocol": protocol, "ours_s": ours_s,
         "reference_s": reference_s, "speedup": reference_s / ours_s, "agree": agree,
     }
