@@ -27,7 +27,13 @@ rule table:
     input:
         "results/summary/{experiment}.parquet",
     output:
-        multiext("results/tables/{experiment}", ".md", ".tex", ".csv"),
+        md="results/tables/{experiment}.md",
+        tex="results/tables/{experiment}.tex",
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/table/{experiment}.log",
     benchmark:
@@ -48,7 +54,12 @@ rule figure:
     input:
         "results/summary/{experiment}.parquet",
     output:
-        multiext("results/figures/{experiment}", ".png", ".pdf"),
+        png=report(
+            "results/figures/{experiment}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/{experiment}.pdf",
     log:
         "results/logs/figure/{experiment}.log",
     benchmark:
@@ -74,7 +85,12 @@ rule cmc_figure:
     input:
         "results/summary/{experiment}.parquet",
     output:
-        multiext("results/figures/{experiment}_cmc", ".png", ".pdf"),
+        png=report(
+            "results/figures/{experiment}_cmc.png",
+            caption="../report/figure.rst",
+            category="CMC curves",
+        ),
+        pdf="results/figures/{experiment}_cmc.pdf",
     log:
         "results/logs/figure/{experiment}_cmc.log",
     benchmark:
@@ -93,7 +109,12 @@ rule fig5:
     input:
         unpack(fig5_inputs),
     output:
-        multiext("results/figures/fig5_{dataset}", ".png", ".pdf"),
+        png=report(
+            "results/figures/fig5_{dataset}.png",
+            caption="../report/fig5.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig5_{dataset}.pdf",
     log:
         "results/logs/figure/fig5_{dataset}.log",
     benchmark:
