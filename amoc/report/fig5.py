@@ -30,7 +30,7 @@ def fig5_panels(model: torch.nn.Module, cache: FrameCache, flow: np.ndarray, tra
     frames = cache.sequence(tracklet)[: n_pairs + 1]
     n = len(frames) - 1
     offset = int(cache.index.iloc[tracklet]["offset"])
-    clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    clip = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float() / 255.0
     with torch.no_grad():
         pred = model.predict_motion(clip[None]).pred3[0]  # (T-1, 2, 64, 32)
     predicted = [p.permute(1, 2, 0).numpy() for p in pred]
