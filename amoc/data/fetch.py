@@ -53,8 +53,16 @@ def verify(archive: Path, checksum: str | None) -> str:
 
     With no checksum configured the archive's sha256 is logged, so the user can pin it.
     """
-    if not archive.is_file() or archive.stat().st_size == 0:
-        raise DatasetError(f"dataset archive {archive} is missing or empty")
+    if not archive.is_file():
+        raise DatasetError(
+            f"dataset archive {archive} does not exist: download it and put it at that path, or "
+            "set `archive:` for this dataset in your config to where it is."
+        )
+    if archive.stat().st_size == 0:
+        raise DatasetError(
+            f"dataset archive {archive} is empty (an interrupted download?): delete it and "
+            "download it again."
+        )
     algorithm, _, expected = (checksum or "sha256:").partition(":")
     if algorithm not in {"md5", "sha256"}:
         raise DatasetError(f"checksum {checksum!r} must look like md5:<hex> or sha256:<hex>")
@@ -76,6 +84,13 @@ def _safe_members(names: list[str], archive: Path) -> None:
             raise DatasetError(f"archive {archive} has an unsafe member path {name!r}; refusing")
 
 
+def _check_tar_end(tf: tarfile.TarFile) -> None:
+    """tarfile ends the member list silently at a header cut short; a whole tar ends in zeros."""
+    tf.fileobj.seek(tf.offset)
+    if tf.fileobj.read(tarfile.BLOCKSIZE) != bytes(tarfile.BLOCKSIZE):
+        raise tarfile.ReadError(f"no end-of-archive marker after {len(tf.getmembers())} members")
+
+
 def extract(archive: Path, out_dir: Path) -> None:
     """Extract a .zip/.tar(.gz) into `out_dir` atomically (temp dir + rename)."""
     tmp = Path(tempfile.mkdtemp(prefix=".extract.", dir=out_dir.parent))
@@ -87,9 +102,13 @@ def extract(archive: Path, out_dir: Path) -> None:
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 _safe_members(tf.getnames(), archive)
+                _check_tar_end(tf)
                 tf.extractall(tmp, filter="data")
         else:
-            raise DatasetError(f"{archive} is neither a zip nor a tar archive (corrupt download?)")
+            raise DatasetError(
+                f"archive {archive} is neither a zip nor a tar archive: truncated or corrupt "
+                "download? Delete it and download it again."
+            )
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DatasetError(f"archive {archive} is truncated or corrupt ({err}); download it again") from err

@@ -1,0 +1,192 @@
+"""amoc.data.fetch: archives built on the fly; every failure must say what is wrong and what to do."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from amoc.cli import run_command
+from amoc.data.fetch import main, prepare
+from amoc.errors import DatasetError
+
+# A small iLIDS-VID-like tree: relative member path -> bytes (random-ish, so truncation bites).
+TREE = {
+    f"i-LIDS-VID/sequences/cam{c}/person00{p}/cam{c}_person00{p}_{f:05d}.png":
+        hashlib.sha256(f"{c}{p}{f}".encode()).digest() * 64
+    for c in (1, 2) for p in (1, 2) for f in (1, 2, 3)
+}
+
+
+def make_tar(path: Path, members: dict[str, bytes], mode: str = "w") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_nothing_extracted(out: Path) -> None:
+    """Neither the output folder nor a leftover temp folder that could pass for it."""
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir() if p.is_dir()] == []
+
+
+def assert_tree(out: Path) -> None:
+    for name, data in TREE.items():
+        assert (out / name).read_bytes() == data
+    assert sum(1 for p in out.rglob("*") if p.is_file()) == len(TREE)
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "zip"])
+def test_good_archive_extracts_to_the_right_layout(tmp_path, kind):
+    archive = tmp_path / f"iLIDS-VID.{kind}"
+    if kind == "zip":
+        make_zip(archive, TREE)
+    else:
+        make_tar(archive, TREE, "w:gz" if kind == "tar.gz" else "w")
+    out = tmp_path / "data" / "ilidsvid" / "raw"
+    assert prepare("ilidsvid", out, archive=str(archive), checksum=sha256(archive)) == out
+    assert_tree(out)
+    assert [p.name for p in out.parent.iterdir()] == ["raw"]  # no temp folder left beside it
+
+
+def test_md5_checksum_and_no_checksum_are_accepted(tmp_path):
+    archive = make_zip(tmp_path / "a.zip", TREE)
+    md5 = "md5:" + hashlib.md5(archive.read_bytes()).hexdigest().upper()  # case-insensitive
+    prepare("d", tmp_path / "x" / "raw", archive=str(archive), checksum=md5)
+    prepare("d", tmp_path / "y" / "raw", archive=str(archive), checksum=None)
+    assert_tree(tmp_path / "x" / "raw")
+    assert_tree(tmp_path / "y" / "raw")
+
+
+def test_wrong_checksum_names_the_file_and_both_checksums(tmp_path):
+    archive = make_tar(tmp_path / "iLIDS-VID.tar", TREE)
+    expected = "0" * 64
+    actual = sha256(archive).removeprefix("sha256:")
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError) as err:
+        prepare("ilidsvid", out, archive=str(archive), checksum=f"sha256:{expected}")
+    message = str(err.value)
+    assert str(archive) in message and expected in message and actual in message
+    assert "download it again" in message
+    assert_nothing_extracted(out)
+
+
+def test_malformed_checksum_is_refused(tmp_path):
+    archive = make_zip(tmp_path / "a.zip", TREE)
+    with pytest.raises(DatasetError, match="md5:<hex> or sha256:<hex>"):
+        prepare("d", tmp_path / "out" / "raw", archive=str(archive), checksum="crc32:1234")
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "zip"])
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.7])  # a tar ends in ~25% zero padding
+def test_truncated_archive_is_refused_and_leaves_nothing(tmp_path, kind, keep):
+    whole = tmp_path / f"whole.{kind}"
+    if kind == "zip":
+        make_zip(whole, TREE)
+    else:
+        make_tar(whole, TREE, "w:gz" if kind == "tar.gz" else "w")
+    data = whole.read_bytes()
+    archive = tmp_path / "src" / f"cut.{kind}"
+    archive.parent.mkdir()
+    archive.write_bytes(data[: int(len(data) * keep)])
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError, match="truncated or corrupt") as err:
+        prepare("d", out, archive=str(archive))  # no checksum: extraction itself must notice
+    assert str(archive) in str(err.value)
+    assert_nothing_extracted(out)
+
+
+def test_tar_cut_inside_a_member_header_is_refused(tmp_path):
+    """tarfile alone would extract the members before the cut and report success."""
+    data = make_tar(tmp_path / "whole.tar", TREE).read_bytes()
+    second_header = tarfile.BLOCKSIZE * (1 + -(-len(next(iter(TREE.values()))) // 512))
+    archive = tmp_path / "src" / "cut.tar"
+    archive.parent.mkdir()
+    archive.write_bytes(data[: second_header + 100])
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError, match="truncated or corrupt"):
+        prepare("d", out, archive=str(archive))
+    assert_nothing_extracted(out)
+
+
+def test_zero_byte_archive_is_refused(tmp_path):
+    archive = tmp_path / "src" / "prid_2011.zip"
+    archive.parent.mkdir()
+    archive.touch()
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError, match="is empty") as err:
+        prepare("prid2011", out, archive=str(archive))
+    assert str(archive) in str(err.value) and "download it again" in str(err.value)
+    assert_nothing_extracted(out)
+
+
+@pytest.mark.parametrize("bad", ["../evil.txt", "ok/../../evil.txt", "/tmp/evil.txt"])
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_unsafe_member_paths_are_refused(tmp_path, bad, kind):
+    members = {**TREE, bad: b"pwned"}
+    archive = tmp_path / "src" / f"evil.{kind}"
+    archive.parent.mkdir()
+    (make_zip if kind == "zip" else make_tar)(archive, members)
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError, match="unsafe member path") as err:
+        prepare("d", out, archive=str(archive))
+    assert bad in str(err.value)
+    assert_nothing_extracted(out)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out" / "evil.txt").exists()
+
+
+def test_no_url_and_no_archive_says_where_to_put_it(tmp_path):
+    with pytest.raises(DatasetError) as err:
+        prepare("mars", tmp_path / "out" / "raw")
+    message = str(err.value)
+    assert "'mars'" in message and "archive:" in message and "root:" in message
+
+
+def test_missing_archive_names_the_path_to_put_it_at(tmp_path):
+    archive = tmp_path / "downloads" / "MARS.zip"
+    with pytest.raises(DatasetError, match="does not exist") as err:
+        prepare("mars", tmp_path / "out" / "raw", archive=str(archive))
+    assert str(archive) in str(err.value) and "put it at that path" in str(err.value)
+
+
+def test_unreachable_url_asks_for_a_manual_download(tmp_path):
+    url = (tmp_path / "nowhere" / "iLIDS-VID.tar").as_uri()
+    out = tmp_path / "out" / "raw"
+    with pytest.raises(DatasetError, match="Download it by hand") as err:
+        prepare("ilidsvid", out, url=url)
+    message = str(err.value)
+    assert url in message and "archive: /path/to/iLIDS-VID.tar" in message
+    assert list(out.parent.iterdir()) == []  # no half-downloaded file or .part left
+
+
+def test_download_then_verify_and_extract(tmp_path):
+    (tmp_path / "server").mkdir()
+    source = make_tar(tmp_path / "server" / "iLIDS-VID.tar", TREE)
+    out = tmp_path / "out" / "raw"
+    prepare("ilidsvid", out, url=source.as_uri(), checksum=sha256(source))
+    assert_tree(out)
+    assert (out.parent / "iLIDS-VID.tar").read_bytes() == source.read_bytes()
+
+
+def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
+    status = run_command(main, ["--dataset", "mars", "--out", str(tmp_path / "out" / "raw")])
+    assert status == 2
+    assert capsys.readouterr().err.startswith("error: dataset 'mars': no `url` or `archive`")
