@@ -117,7 +117,17 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"{source}: experiments/{name}/splits = {exp['splits']} but dataset '{ds}' "
                 f"has only n_splits = {n_splits}"
             )
+    override_schema = {"$defs": load_schema()["$defs"], "$ref": "#/$defs/override"}
     for variant, resolved in expand_variants(exp, config).items():
+        try:
+            jsonschema.validate({k: v for k, v in resolved.items() if v is not None},
+                                override_schema)
+        except jsonschema.ValidationError as err:
+            key = "/".join(str(p) for p in err.absolute_path)
+            raise ConfigError(
+                f"{source}: experiments/{name} variant '{variant}': invalid value at '{key}': "
+                f"{err.message}"
+            ) from err
         flow = resolved["flow"]
         if flow is not None and flow not in config["flow_methods"]:
             raise ConfigError(

@@ -55,7 +55,10 @@ def render_table(
 ) -> dict[str, str]:
     """Text of one table in every format: {'md': ..., 'tex': ..., 'csv': ...}."""
     reference_table(table)  # fail early on an unknown table name
-    rows = select(summary, experiment=experiment, test_length=test_length, protocol=protocol)
+    # An experiment with no dataset configured here (e.g. Table IV without MARS) has an empty
+    # summary: the table then shows the paper's rows and "—" for ours.
+    rows = summary if summary.empty else select(
+        summary, experiment=experiment, test_length=test_length, protocol=protocol)
     comp = comparison(rows, table, ours)
     text = caption(table, comp, rows, test_length)
     csv = comp.assign(table=table, experiment=experiment, test_length=test_length)

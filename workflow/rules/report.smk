@@ -45,8 +45,10 @@ rule table:
         mem_mb=1000,
     params:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
+        test_length=lambda w: table_test_length(w.experiment),
     shell:
         "python -m amoc.report.tables --summary {input} --table {params.kind} "
+        "--test-length {params.test_length} "
         "--experiment {wildcards.experiment} --name {wildcards.experiment} --out-dir results/tables 2> {log}"
 
 
