@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from amoc.errors import ConfigError
 
@@ -99,7 +99,7 @@ class _Config:
     """Shared helpers: ``from_dict`` and a JSON-ready ``to_dict``."""
 
     @classmethod
-    def from_dict(cls: type[T], values: Mapping[str, Any] | None) -> T:
+    def from_dict(cls, values: Mapping[str, Any] | None) -> Self:
         """Build and validate from a plain mapping (see ``build``)."""
         return build(cls, values)
 
@@ -170,6 +170,7 @@ class PretrainConfig(_Config):
     """Motion-net pre-training on offline flow (Sec. III-D1): Adam, lr halved on a schedule.
 
     ``heldout_tracklets`` tracklets are kept out of training to report EPE against zero flow.
+    ``translate``/``flip`` augment each pair and its target flow consistently (as in training).
     """
 
     iterations: int = _rule(60_000, number(1, 10_000_000, integer=True))
@@ -177,6 +178,8 @@ class PretrainConfig(_Config):
     lr: float = _rule(1e-4, number(0, 1, lo_open=True))
     halve_after: int = _rule(20_000, number(0, 10_000_000, integer=True))
     halve_every: int = _rule(10_000, number(1, 10_000_000, integer=True))
+    translate: float = _rule(0.05, number(0, 0.25))
+    flip: bool = _rule(True, boolean)
     heldout_tracklets: int = _rule(8, number(1, 100_000, integer=True))
     checkpoint_every: int = _rule(1000, number(1, 10_000_000, integer=True))
     seed: int = _rule(0, number(0, 2**31 - 1, integer=True))

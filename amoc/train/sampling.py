@@ -148,7 +148,7 @@ def sample_epoch(train: TrainSet, rng: np.random.Generator, seq_len: int,
     same[0::2] = True
     spare = np.maximum(train.n_frames[seqs] - seq_len, 0)  # (P, 2)
     starts = rng.integers(0, spare + 1)
-    max_dy, max_dx = (int(round(translate * s)) for s in frame_hw)
+    max_dy, max_dx = (round(translate * s) for s in frame_hw)
     shifts = np.stack([rng.integers(-max_dy, max_dy + 1, size=seqs.shape),
                        rng.integers(-max_dx, max_dx + 1, size=seqs.shape)], axis=-1)
     flips = rng.random(seqs.shape) < 0.5 if flip else np.zeros(seqs.shape, dtype=bool)

@@ -1,0 +1,225 @@
+"""Speed benchmarks printed as one Markdown table: ``python -m amoc.bench``.
+
+Usage:
+    python -m amoc.bench [--device auto|cpu|cuda] [--quick] [--compile]
+        [--sections train features eval flow] [--out table.md]
+
+Every row gives a figure, its unit, the device, the baseline it is compared to (measured in
+the same run) and the ratio. ``--quick`` uses tiny sizes so that the whole table takes well
+under a minute on 2 CPU cores (the test suite runs it); the figures are then only smoke values.
+See bench/README.md for what each row means and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+
+import torch
+
+from amoc.atomic import write_text_atomic
+from amoc.bench_eval import MARS_PROBLEMS, cache_ram_rows, eval_rows, feature_rows, flow_rows
+from amoc.bench_rows import GIB, Row, device_name, fmt, format_table
+from amoc.bench_train import (
+    SyntheticData,
+    TrainResult,
+    measure_pipeline,
+    measure_training,
+    synthetic_data,
+)
+from amoc.cli import run_command
+from amoc.models import (
+    DEFAULT_MOTION_WIDTH,
+    PAPER_MOTION_WIDTH,
+    ModelConfig,
+    build_model,
+    count_parameters,
+    gflops_per_pair,
+)
+from amoc.train.inputs import resolve_device
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("train", "features", "eval", "flow")
+WIDTHS = (PAPER_MOTION_WIDTH, DEFAULT_MOTION_WIDTH)
+ANCHOR_GFLOP = 4.17  # GPU anchor net at FlowNetS width (docs: reference-facts, "GPU anchor")
+NUM_CLASSES = 150  # iLIDS-VID training identities: the classifier size for the counts
+TARGETS = {("paper", PAPER_MOTION_WIDTH): ">= 4,000 on one H100/H200",
+           ("batched", PAPER_MOTION_WIDTH): ">= 40,000 on one H100/H200"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does (steps at default width = ``narrow`` x steps)."""
+
+    seq_len: int
+    batch_pairs: int
+    paper_steps: int
+    batched_steps: int
+    warmup: int
+    narrow: int
+    n_ids: int
+    pipeline_steps: int
+    test_length: int
+    feature_seqs: int
+    feature_batch: int
+    eval_problems: tuple[tuple[int, int, str], ...]
+    flow_pairs: int
+
+
+QUICK = Sizes(seq_len=4, batch_pairs=2, paper_steps=1, batched_steps=1, warmup=1, narrow=1,
+              n_ids=8, pipeline_steps=2, test_length=4, feature_seqs=1, feature_batch=1,
+              eval_problems=((200, 1200, "official"), (200, 930, "torchreid")), flow_pairs=2)
+CPU_FULL = Sizes(seq_len=16, batch_pairs=4, paper_steps=2, batched_steps=1, warmup=1, narrow=2,
+                 n_ids=32, pipeline_steps=5, test_length=128, feature_seqs=1, feature_batch=1,
+                 eval_problems=MARS_PROBLEMS, flow_pairs=16)
+CUDA_FULL = Sizes(seq_len=16, batch_pairs=64, paper_steps=100, batched_steps=20, warmup=5,
+                  narrow=2, n_ids=256, pipeline_steps=20, test_length=128, feature_seqs=64,
+                  feature_batch=32, eval_problems=MARS_PROBLEMS, flow_pairs=16)
+
+
+def model_rows() -> tuple[list[Row], dict[float, float]]:
+    """Parameter count and GFLOP per frame pair at both widths; also returns the GFLOP."""
+    params, gflops = {}, {}
+    for width in WIDTHS:
+        cfg = ModelConfig(num_classes=NUM_CLASSES, motion_width=width)
+        params[width], gflops[width] = count_parameters(build_model(cfg)), gflops_per_pair(cfg)
+    p1, g1 = params[PAPER_MOTION_WIDTH], gflops[PAPER_MOTION_WIDTH]
+    where, note = "n/a (counted)", f"amoc variant, {NUM_CLASSES} classes"
+    rows = [
+        Row(f"parameters, width {PAPER_MOTION_WIDTH}", p1, "parameters", where,
+            "itself (baseline of width 0.25)", 1.0, notes=note),
+        Row(f"GFLOP per frame pair, width {PAPER_MOTION_WIDTH}", g1, "GFLOP", where,
+            f"GPU anchor net: {ANCHOR_GFLOP} GFLOP (reference-facts)", g1 / ANCHOR_GFLOP,
+            notes="amoc.models.gflops_per_pair: forward + backward of one training step"),
+    ]
+    d = DEFAULT_MOTION_WIDTH
+    rows += [
+        Row(f"parameters, width {d}", params[d], "parameters", where,
+            f"width {PAPER_MOTION_WIDTH}: {fmt(p1)}", params[d] / p1, notes=note),
+        Row(f"GFLOP per frame pair, width {d}", gflops[d], "GFLOP", where,
+            f"width {PAPER_MOTION_WIDTH}: {fmt(g1)} GFLOP", gflops[d] / g1,
+            notes="amoc.models.gflops_per_pair"),
+    ]
+    return rows, gflops
+
+
+def precision(device: torch.device, compile_model: bool) -> str:
+    """What the batched mode's fast path amounts to on ``device``."""
+    if device.type != "cuda":
+        return "fp32 (bf16 autocast and channels_last are CUDA-only in amoc.train)"
+    return "bf16 autocast + channels_last" + (" + torch.compile" if compile_model else "")
+
+
+def training_rows(data: SyntheticData, device: torch.device, dev_name: str, sizes: Sizes,
+                  gflops: dict[float, float], compile_model: bool
+                  ) -> tuple[list[Row], dict[tuple[str, float], TrainResult]]:
+    """Paper-faithful and batched training at both widths; batched / paper-faithful ratios."""
+    results, rows = {}, []
+    for width in WIDTHS:
+        factor = 1 if width == PAPER_MOTION_WIDTH else sizes.narrow
+        for mode, pairs, steps in (("paper", 1, sizes.paper_steps),
+                                   ("batched", sizes.batch_pairs, sizes.batched_steps)):
+            batched = mode == "batched"
+            res = measure_training(data, width, device, pairs_per_step=pairs,
+                                   steps=steps * factor, warmup=sizes.warmup, fast=batched,
+                                   compile_model=compile_model and batched)
+            results[mode, width] = res
+            paper = results["paper", width].frame_pairs_per_s
+            rows.append(Row(
+                f"training, {'batched' if batched else 'paper-faithful'} ({pairs} pair"
+                f"{'s' if pairs > 1 else ''}/step), width {width}", res.frame_pairs_per_s,
+                "frame pairs/s", dev_name,
+                f"paper-faithful: {fmt(paper)} frame pairs/s" if batched
+                else "itself (baseline of the batched row)", res.frame_pairs_per_s / paper,
+                target=TARGETS.get((mode, width), ""),
+                notes=f"amoc.train.loop.train_one_epoch (real loop incl. clip loading), amoc "
+                      f"variant, T={sizes.seq_len}, SGD, "
+                      f"{precision(device, compile_model) if batched else 'fp32'}, "
+                      f"{steps * factor} timed steps after {sizes.warmup}; "
+                      f"{res.frame_pairs_per_s * gflops[width] / 1000:.3g} TFLOP/s"))
+    return rows, results
+
+
+def gpu_memory_rows(device: torch.device, dev_name: str,
+                    results: dict[tuple[str, float], TrainResult]) -> list[Row]:
+    """Peak GPU memory of each training measurement vs the GPU's memory ("n/a (CPU)" on CPU)."""
+    total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
+    rows = []
+    for (mode, width), res in results.items():
+        figure = f"peak GPU memory, {mode} training, width {width}"
+        if res.peak_bytes is None:
+            rows.append(Row(figure, None, "GiB", dev_name, "n/a", None, missing="n/a (CPU)"))
+            continue
+        rows.append(Row(figure, res.peak_bytes / GIB, "GiB", dev_name,
+                        f"GPU memory: {fmt(total / GIB)} GiB", res.peak_bytes / total,
+                        notes="torch.cuda.max_memory_allocated over the timed steps"))
+    return rows
+
+
+def pipeline_rows(data: SyntheticData, device: torch.device, dev_name: str, sizes: Sizes,
+                  results: dict[tuple[str, float], TrainResult]) -> list[Row]:
+    """``load_pairs`` rate per step size vs the fastest training rate of that mode."""
+    rows = []
+    for mode, pairs in (("paper", 1), ("batched", sizes.batch_pairs)):
+        rate = measure_pipeline(data, device, pairs_per_step=pairs, steps=sizes.pipeline_steps)
+        train = max(r.frame_pairs_per_s for (m, _), r in results.items() if m == mode)
+        rows.append(Row(
+            f"data pipeline, {pairs} pair{'s' if pairs > 1 else ''}/step", rate,
+            "frame pairs/s", dev_name, f"fastest {mode} training: {fmt(train)} frame pairs/s",
+            rate / train, target="ratio >= 1 (pipeline never below training)",
+            notes=f"amoc.train.loop.load_pairs: gather T={sizes.seq_len} clips from an "
+                  f"in-memory uint8 (N, 128, 64, 3) cache + to float + augment on {device.type}"))
+    return rows
+
+
+def collect_rows(device: torch.device, sizes: Sizes, sections: list[str],
+                 compile_model: bool) -> list[Row]:
+    """Run the chosen sections in table order."""
+    dev_name, rows = device_name(device), []
+    if "train" in sections:
+        counted, gflops = model_rows()
+        data = synthetic_data(sizes.n_ids, sizes.seq_len)
+        trained, results = training_rows(data, device, dev_name, sizes, gflops, compile_model)
+        rows += counted + trained + pipeline_rows(data, device, dev_name, sizes, results)
+        rows += gpu_memory_rows(device, dev_name, results)
+    if "features" in sections:
+        rows += feature_rows(device, dev_name, length=sizes.test_length, n_seqs=sizes.feature_seqs,
+                             batch_size=sizes.feature_batch)
+    if "eval" in sections:
+        rows += eval_rows(sizes.eval_problems)
+    if "flow" in sections:
+        rows += flow_rows(sizes.flow_pairs)
+    return rows + cache_ram_rows()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="amoc bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (< 60 s on 2 cores)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model in batched training mode")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="parts of the table to measure (cache RAM rows are always shown)")
+    parser.add_argument("--out", help="also write the table to this Markdown file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print the table, and write it to ``--out`` if given."""
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    sizes = QUICK if args.quick else CUDA_FULL if device.type == "cuda" else CPU_FULL
+    started = time.perf_counter()
+    table = format_table(collect_rows(device, sizes, args.sections, args.compile))
+    log.info("benchmark took %.0f s on %s", time.perf_counter() - started, device_name(device))
+    print(table)
+    if args.out:
+        write_text_atomic(args.out, table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_command(main))

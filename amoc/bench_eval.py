@@ -1,0 +1,126 @@
+"""Rows of ``amoc.bench`` beyond training: feature extraction, evaluation, flow, cache RAM."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+
+from amoc.bench_rows import GIB, Row, cpu_name, fmt, ram_bytes, torch_threads
+from amoc.bench_train import synchronize
+from amoc.data.cache import FRAME_SHAPE
+from amoc.features import extract_features
+from amoc.flow.accuracy import measure_methods
+from amoc.flow.methods import FLOW_METHODS
+from amoc.metrics import benchmark_mars_sized
+from amoc.models import DEFAULT_MOTION_WIDTH, ModelConfig, build_model
+
+log = logging.getLogger(__name__)
+
+EVAL_THREADS = 2  # the evaluation target is stated for 2 CPU cores
+# iLIDS-VID: 600 sequences of 23..192 frames; ~73 on average is assumed (~43,800 frames).
+ILIDS_FRAMES = 600 * 73
+MARS_FRAMES = 1_191_003
+MARS_PROBLEMS = ((1980, 12180, "official"), (1980, 9330, "torchreid"))
+
+
+def _features_rate(model: torch.nn.Module, sequences: list[np.ndarray], length: int, tta: str,
+                   device: torch.device, batch_size: int) -> float:
+    """Sequences per second of one ``extract_features`` call."""
+    synchronize(device)
+    started = time.perf_counter()
+    extract_features(model, sequences, test_length=length, tta=tta, device=device,
+                     batch_size=batch_size)
+    synchronize(device)
+    return len(sequences) / (time.perf_counter() - started)
+
+
+def feature_rows(device: torch.device, dev_name: str, *, length: int, n_seqs: int,
+                 batch_size: int) -> list[Row]:
+    """``extract_features`` at default width with "crops8_flip" and "flip" TTA vs "none".
+
+    The "none" call runs twice; the first is an untimed warm-up.
+    """
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(num_classes=100, motion_width=DEFAULT_MOTION_WIDTH))
+    model = model.to(device)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(n_seqs + length, *FRAME_SHAPE), dtype=np.uint8)
+    sequences = [frames[i:i + length] for i in range(n_seqs)]  # (L, H, W, 3) views
+    _features_rate(model, sequences, length, "none", device, batch_size)
+    base = _features_rate(model, sequences, length, "none", device, batch_size)
+    rows = []
+    for tta, copies in (("crops8_flip", 16), ("flip", 2)):
+        rate = _features_rate(model, sequences, length, tta, device, batch_size)
+        rows.append(Row(
+            f"feature extraction, TTA {tta} ({copies} copies), width {DEFAULT_MOTION_WIDTH}",
+            rate, "sequences/s", dev_name, f"TTA none: {fmt(base)} sequences/s", rate / base,
+            notes=f"amoc.features.extract_features, {length} frames, {n_seqs} sequences, "
+                  f"batch {batch_size}, fp32"))
+    return rows
+
+
+def eval_rows(problems: tuple[tuple[int, int, str], ...]) -> list[Row]:
+    """``amoc.metrics.evaluate`` vs the per-query NumPy reference, on EVAL_THREADS threads."""
+    rows = []
+    with torch_threads(EVAL_THREADS):
+        name = cpu_name()
+        for n_query, n_gallery, protocol in problems:
+            r = benchmark_mars_sized(n_query, n_gallery, protocol=protocol)
+            agree = "agree" if r["agree"] else "DISAGREE with the reference"
+            rows.append(Row(
+                f"evaluation {n_query} x {n_gallery} ({protocol})", r["ours_s"], "s", name,
+                f"per-query NumPy reference: {fmt(r['reference_s'])} s", r["speedup"],
+                target="<= 0.5 s and >= 20x (2 cores, MARS size)",
+                notes=f"amoc.metrics.benchmark_mars_sized: best of 3 vs 1 reference run; CMC "
+                      f"and mAP {agree}; ratio = reference / ours"))
+    return rows
+
+
+def _measure_flow(method: str, n_pairs: int) -> dict | str:
+    """``measure_methods`` row of one method, or the reason it cannot run here."""
+    try:
+        return measure_methods([method], n_pairs)[0]
+    except AttributeError as err:  # OpenCV without the contrib modules (cv2.optflow, ximgproc)
+        return f"skipped ({err})"
+
+
+def flow_rows(n_pairs: int) -> list[Row]:
+    """ms/pair and EPE of every registered flow method vs "lk" (else "dis") in the same run."""
+    results = {m: _measure_flow(m, n_pairs) for m in FLOW_METHODS}
+    measured = {m: r for m, r in results.items() if isinstance(r, dict)}
+    base_name = next((m for m in ("lk", "dis") if m in measured), None)
+    base = measured[base_name]["ms_per_pair"] if base_name else math.nan
+    rows, name = [], cpu_name()
+    for method, r in results.items():
+        if isinstance(r, str):
+            rows.append(Row(f"optical flow '{method}'", None, "ms/pair", name, "n/a", None,
+                            notes="needs opencv-contrib", missing=r))
+            continue
+        rows.append(Row(
+            f"optical flow '{method}'", r["ms_per_pair"], "ms/pair", name,
+            f"'{base_name}': {fmt(base)} ms/pair", r["ms_per_pair"] / base,
+            notes=f"EPE {r['epe']:.3f} px (max {r['epe_max']:.3f}) on {n_pairs} synthetic "
+                  "128x64 pairs (amoc.flow.accuracy)"))
+    return rows
+
+
+def cache_ram_rows() -> list[Row]:
+    """RAM of the uint8 frame cache of iLIDS-VID and MARS, from the cache format."""
+    per_frame = math.prod(FRAME_SHAPE)
+    ram = ram_bytes()
+    rows = []
+    for dataset, n_frames, how in (
+        ("iLIDS-VID", ILIDS_FRAMES, "600 sequences x ~73 frames assumed (23..192)"),
+        ("MARS", MARS_FRAMES, "1,191,003 frames"),
+    ):
+        size = n_frames * per_frame
+        rows.append(Row(
+            f"frame cache RAM, {dataset}", size / GIB, "GiB", "CPU RAM (estimate)",
+            f"this machine's RAM: {fmt(ram / GIB)} GiB", size / ram,
+            notes=f"{how} x {per_frame:,} B (uint8 128x64x3); np.load(mmap_mode='r') pages "
+                  "it in on demand"))
+    return rows

@@ -1,0 +1,82 @@
+"""Opening what a run reads (frame cache, split, flow store) and choosing its device, with checks.
+
+Shared by the train, pre-train and evaluate commands so they fail the same way on bad inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from amoc.data.cache import FrameCache
+from amoc.errors import ConfigError, DatasetError
+from amoc.flow.layout import FlowStore, index_fingerprint
+from amoc.models import VARIANTS, ModelConfig
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA if available else CPU; "cuda" without a GPU is a ConfigError."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def parse_json_arg(text: str, flag: str) -> dict[str, Any]:
+    """A JSON object given on the command line (``{}`` for all defaults)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{flag}: not valid JSON ({err}); pass an object such as '{{}}'") from err
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def read_split(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a split file and check it has integer train and test person lists."""
+    path = Path(path)
+    try:
+        split = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DatasetError(f"{path}: unreadable split file ({err}); rerun amoc.data.splits") from err
+    for key in ("train_pids", "test_pids"):
+        if not isinstance(split.get(key), list) or not split[key]:
+            raise DatasetError(f"{path}: '{key}' missing or empty; rerun amoc.data.splits")
+    return split
+
+
+def needs_offline_flow(model_config: dict[str, Any] | ModelConfig) -> bool:
+    """Whether the variant reads the offline flow store (``rcn``, ``amoc_offline``)."""
+    variant = model_config["variant"] if isinstance(model_config, dict) else model_config.variant
+    return VARIANTS[variant].flow_source == "offline"
+
+
+def open_flow(cache: FrameCache, flow_dir: str | os.PathLike | None,
+              required: bool) -> np.ndarray | None:
+    """The flow store's memmap aligned with ``cache``, or None when the model needs no flow.
+
+    Raises:
+        ConfigError: flow required but no directory given.
+        DatasetError: the store was computed for another frame cache.
+    """
+    if not required:
+        if flow_dir is not None:
+            log.info("variant takes no offline flow; ignoring --flow-store %s", flow_dir)
+        return None
+    if flow_dir is None:
+        raise ConfigError("this model variant needs offline flow: pass --flow-store DIR")
+    store = FlowStore(flow_dir, check_finite=False)
+    if store.meta.get("index_sha256") != index_fingerprint(cache.index):
+        raise DatasetError(f"{flow_dir}: flow store was computed for another frame cache than "
+                           f"{cache.dir}; recompute it with python -m amoc.flow.store")
+    return store.flow

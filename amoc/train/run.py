@@ -1,0 +1,182 @@
+"""Train one model on one split: ``python -m amoc.train.run``.
+
+Usage:
+    python -m amoc.train.run --cache DIR --split FILE --model-config JSON --train-config JSON
+        [--flow-store DIR] [--motion-init CKPT] --out model.pt [--log-json metrics.json]
+
+``num_classes`` may be omitted from the model config: it is the split's number of training
+identities. Checkpoints go to ``<out>.partial`` every ``checkpoint_every`` epochs; a rerun resumes from it
+(bit-identical on CPU) and the finished model is renamed atomically onto ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from amoc.atomic import write_json_atomic
+from amoc.cli import run_command
+from amoc.config import TrainConfig
+from amoc.data.cache import FrameCache
+from amoc.errors import CheckpointError, ConfigError
+from amoc.models import ModelConfig, build_model
+from amoc.train.checkpoint import (
+    check_config,
+    read_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from amoc.train.inputs import (
+    needs_offline_flow,
+    open_flow,
+    parse_json_arg,
+    read_split,
+    resolve_device,
+)
+from amoc.train.loop import train_one_epoch
+from amoc.train.sampling import TrainSet, build_train_set, sample_epoch
+
+log = logging.getLogger(__name__)
+
+# Train-config keys that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every", "device", "compile"})
+
+
+def make_optimizer(params, name: str, lr: float, momentum: float) -> torch.optim.Optimizer:
+    """SGD with momentum (baseline) or Adam (default betas)."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def load_motion_init(model: nn.Module, path: str, motion_width: float) -> None:
+    """Initialise ``model.motion_net`` from a pre-trained motion checkpoint.
+
+    Raises:
+        ConfigError: the model has no motion net. CheckpointError: the width differs.
+    """
+    if getattr(model, "motion_net", None) is None:
+        raise ConfigError(f"--motion-init {path}: this model variant has no motion network")
+    payload = read_checkpoint(path, "motion-net")
+    width = payload["model_config"].get("width")
+    if width != motion_width:
+        raise CheckpointError(f"{path}: motion net width {width} != model motion_width "
+                              f"{motion_width}; pre-train at this width or change the model")
+    model.motion_net.load_state_dict(payload["model_state"])
+    log.info("motion net initialised from %s (iteration %s)", path, payload.get("iteration"))
+
+
+class Run:
+    """Mutable state of one training run: model, optimiser, generator, history, timing."""
+
+    def __init__(self, mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device) -> None:
+        self.mcfg, self.tcfg, self.device = mcfg, tcfg, device
+        torch.manual_seed(tcfg.seed)
+        self.model = build_model(mcfg).to(device)
+        if device.type == "cuda" and tcfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model.parameters(), tcfg.optimizer, tcfg.lr,
+                                        tcfg.momentum)
+        self.rng = np.random.default_rng(tcfg.seed)
+        self.epoch, self.train_seconds, self.history = 0, 0.0, []
+        self.motion_init: str | None = None
+
+    def save(self, path: Path) -> None:
+        """Checkpoint everything needed to resume or to rebuild the model."""
+        save_checkpoint(path, kind="amoc-model", model=self.model,
+                        model_config=asdict(self.mcfg), optimizer=self.optimizer.state_dict(),
+                        epoch=self.epoch, rng=rng_states(self.rng),
+                        train_config=self.tcfg.to_dict(), seed=self.tcfg.seed,
+                        device=str(self.device), train_seconds=self.train_seconds,
+                        history=self.history, motion_init=self.motion_init)
+
+    def resume(self, path: Path) -> None:
+        """Restore the state saved by ``save`` after checking both configs match."""
+        payload = read_checkpoint(path, "amoc-model")
+        check_config(path, "model config", payload["model_config"], asdict(self.mcfg))
+        check_config(path, "train config", payload["train_config"], self.tcfg.to_dict(),
+                     ignore=RESUMABLE_CHANGES)
+        self.model.load_state_dict(payload["model_state"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        restore_rng_states(payload["rng"], self.rng)
+        self.epoch, self.train_seconds = payload["epoch"], payload["train_seconds"]
+        self.history, self.motion_init = list(payload["history"]), payload["motion_init"]
+        log.info("resumed %s at epoch %d (%.0f s trained)", path, self.epoch, self.train_seconds)
+
+
+def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
+        partial: Path) -> None:
+    """Train ``run`` from its current epoch to ``epochs``, checkpointing to ``partial``."""
+    t = run.tcfg
+    model = torch.compile(run.model) if t.compile else run.model
+    while run.epoch < t.epochs:
+        started = time.perf_counter()
+        plan = sample_epoch(train, run.rng, t.seq_len, t.translate, t.flip, frames.shape[1:3])
+        stats = train_one_epoch(model, run.optimizer, train, plan, frames, flow,
+                                seq_len=t.seq_len, pairs_per_step=t.pairs_per_step,
+                                margin=t.margin, grad_clip=t.grad_clip, device=run.device,
+                                amp=t.amp, desc=f"epoch {run.epoch + 1}/{t.epochs}")
+        run.epoch += 1
+        run.train_seconds += time.perf_counter() - started
+        run.history.append({"epoch": run.epoch, **stats})
+        log.info("epoch %d/%d: loss %.4f (contrastive %.4f, identity %.4f), %.1f frame pairs/s",
+                 run.epoch, t.epochs, stats["loss"], stats["contrastive"], stats["identity"],
+                 stats["frame_pairs_per_s"])
+        if run.epoch % t.checkpoint_every == 0 and run.epoch < t.epochs:
+            run.save(partial)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="amoc train", description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", required=True, help="frame cache directory")
+    parser.add_argument("--split", required=True, help="split JSON (train_pids, test_pids)")
+    parser.add_argument("--model-config", required=True, help="ModelConfig as a JSON object")
+    parser.add_argument("--train-config", default="{}", help="TrainConfig as a JSON object")
+    parser.add_argument("--flow-store", help="offline flow store (rcn, amoc_offline)")
+    parser.add_argument("--motion-init", help="pre-trained motion net (amoc variant)")
+    parser.add_argument("--out", required=True, help="final checkpoint path")
+    parser.add_argument("--log-json", help="per-epoch metrics JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train (or resume) and write the final checkpoint atomically."""
+    args = parse_args(argv)
+    tcfg = TrainConfig.from_dict(parse_json_arg(args.train_config, "--train-config"))
+    model_values = parse_json_arg(args.model_config, "--model-config")
+    cache = FrameCache(args.cache)
+    split = read_split(args.split)
+    train = build_train_set(cache.index, split["train_pids"], tcfg.seq_len, tcfg.short_seqs)
+    mcfg = ModelConfig.from_dict({"num_classes": train.num_classes, **model_values})
+    if mcfg.num_classes != train.num_classes:
+        raise ConfigError(f"ModelConfig.num_classes = {mcfg.num_classes} but {args.split} has "
+                          f"{train.num_classes} training identities; omit it or set it to match")
+    flow = open_flow(cache, args.flow_store, needs_offline_flow(mcfg))
+    run = Run(mcfg, tcfg, resolve_device(tcfg.device))
+    out, partial = Path(args.out), Path(f"{args.out}.partial")
+    if partial.is_file():
+        run.resume(partial)
+    elif args.motion_init:
+        load_motion_init(run.model, args.motion_init, mcfg.motion_width)
+        run.motion_init = str(args.motion_init)
+    fit(run, train, cache.frames, flow, partial)
+    run.save(out)
+    partial.unlink(missing_ok=True)
+    if args.log_json:
+        write_json_atomic(args.log_json, {
+            "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
+            "skipped_short_sequences": train.skipped, "pairs_per_epoch": 2 * len(train.groups),
+            "train_config": tcfg.to_dict(), "model_config": asdict(mcfg)})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_command(main))

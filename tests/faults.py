@@ -1,0 +1,164 @@
+"""Fault-injection helpers for the reliability tests: CLI runs, kills, polling, memory probes.
+
+Everything here drives the package the way a user does: `python -m amoc.<module>` in a
+subprocess (exit 2 + a message for user errors), or `snakemake` on a private workflow copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+# Single-threaded BLAS/OpenMP: identical numbers in every subprocess, and two jobs fit 2 cores.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+METRIC_COLUMNS = [*(f"cmc_{k}" for k in range(1, 21)), "mAP", "n_query", "n_gallery"]
+
+
+def amoc_cmd(module: str, *args: str) -> list[str]:
+    """`python -m amoc.<module> args...` as an argv list."""
+    return [sys.executable, "-m", f"amoc.{module}", *map(str, args)]
+
+
+def run_amoc(module: str, *args: str, cwd: Path | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run one amoc CLI to completion, capturing its output."""
+    return subprocess.run(amoc_cmd(module, *args), cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def run_all(commands: list[list[str]], cwd: Path | None = None, parallel: int = 2,
+            timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Run argv lists `parallel` at a time; results in the order given."""
+    results: list[subprocess.CompletedProcess | None] = [None] * len(commands)
+    for start in range(0, len(commands), parallel):
+        batch = list(enumerate(commands))[start:start + parallel]
+        procs = [(i, subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)) for i, cmd in batch]
+        for i, proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            results[i] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return results  # type: ignore[return-value]
+
+
+def start_all(commands: list[list[str]], cwd: Path | None = None) -> list[subprocess.Popen]:
+    """Start argv lists at once (stdout/stderr captured); collect them with `finish_all`."""
+    return [subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for cmd in commands]
+
+
+def finish_all(procs: list[subprocess.Popen], timeout: float = 300
+               ) -> list[subprocess.CompletedProcess]:
+    """Wait for processes from `start_all`; results in the same order."""
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
+
+
+def user_error(result: subprocess.CompletedProcess) -> str:
+    """The stderr of a CLI that must have failed as a user error: exit 2, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "error: " in result.stderr
+    return result.stderr
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, proc: subprocess.Popen | None = None,
+             interval: float = 0.02) -> bool:
+    """Poll `predicate` until true (True), `timeout` seconds pass or `proc` exits (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return predicate()
+        time.sleep(interval)
+    return False
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group `proc` leads (started with start_new_session=True) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def build_synthwalk_data(root: Path, n_ids: int, min_len: int, max_len: int,
+                         n_splits: int = 1, min_frames: int = 2) -> dict[str, Path]:
+    """synthwalk generator -> reader -> frame cache -> splits, through the data modules."""
+    from amoc.data.cache import build_cache
+    from amoc.data.readers import read_dataset
+    from amoc.data.splits import make_splits, write_splits
+    from amoc.data.synthwalk import generate_synthwalk
+
+    generate_synthwalk(root / "raw", n_ids=n_ids, min_len=min_len, max_len=max_len, seed=0)
+    index = read_dataset("synthwalk", root / "raw", min_frames=min_frames)
+    build_cache(index, root / "cache", threads=2)
+    write_splits(make_splits(index, "synthwalk", n_splits, seed=0), root / "splits")
+    split = json.loads((root / "splits" / "split0.json").read_text())
+    return {"root": root, "cache": root / "cache", "split": root / "splits" / "split0.json",
+            "n_train": len(split["train_pids"])}
+
+
+def train_cmd(data: dict, out: Path, model: dict, train: dict) -> list[str]:
+    return amoc_cmd("train.run", "--cache", data["cache"], "--split", data["split"],
+                    "--model-config", json.dumps(model), "--train-config", json.dumps(train),
+                    "--out", out)
+
+
+def eval_cmd(data: dict, model: Path, out: Path, lengths: list[int]) -> list[str]:
+    cfg = {"test_lengths": lengths, "tta": "none", "device": "cpu"}
+    return amoc_cmd("evaluate", "--model", model, "--cache", data["cache"], "--split",
+                    data["split"], "--eval-config", json.dumps(cfg), "--dataset", "synthwalk",
+                    "--out", out)
+
+
+def metrics_of(rows_path: Path) -> pd.DataFrame:
+    """The metric columns of a result-row file, one row per test length."""
+    rows = pd.read_parquet(rows_path).sort_values("test_length").reset_index(drop=True)
+    return rows[["test_length", *METRIC_COLUMNS]]
+
+
+PEAK_KEYS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
+
+
+def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
+                         interval: float = 0.01) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run `cmd`, sampling /proc/<pid>/status; return (result, peaks in bytes).
+
+    `VmHWM` is the kernel's peak resident set (it counts file pages mapped by np.memmap);
+    `RssAnon` is sampled, its maximum is the peak of private (heap) memory.
+    """
+    peaks = dict.fromkeys(PEAK_KEYS, 0)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
+        status = Path(f"/proc/{proc.pid}/status")
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                for line in status.read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in peaks:
+                        peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
+            except (OSError, ValueError, IndexError):
+                pass
+            time.sleep(interval)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), peaks

@@ -1,0 +1,139 @@
+"""The training fast path (bf16 autocast, channels_last, batched pairs, compile) keeps the loss.
+
+Every comparison uses one batch and one set of weights in eval mode (dropout off), so the only
+difference is the numerical path. CPU tests always run; CUDA tests run on a GPU machine
+(bench/gpu_check.sh).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from amoc.bench_train import SyntheticData, make_plan, synthetic_data
+from amoc.models import ModelConfig, build_model
+from amoc.train.loop import PairBatch, autocast_for, load_pairs, pair_loss, train_one_epoch
+
+CPU = torch.device("cpu")
+CUDA_ONLY = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+N_PAIRS, SEQ_LEN, MARGIN = 2, 3, 2.0
+
+
+@pytest.fixture(scope="module")
+def data() -> SyntheticData:
+    return synthetic_data(n_ids=4, seq_len=SEQ_LEN)
+
+
+def _batch(data: SyntheticData, device: torch.device) -> PairBatch:
+    plan = make_plan(data, N_PAIRS)
+    return load_pairs(data.train, plan, np.arange(N_PAIRS), data.frames, None, SEQ_LEN, device)
+
+
+def _model(data: SyntheticData, device: torch.device) -> torch.nn.Module:
+    torch.manual_seed(0)
+    cfg = ModelConfig(num_classes=data.train.num_classes, motion_width=0.25)
+    return build_model(cfg).to(device).eval()
+
+
+def _relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return ((got.float() - want).norm() / want.norm()).item()
+
+
+def _loss_and_grads(model: torch.nn.Module, batch: PairBatch) -> tuple[float, list[torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = pair_loss(model, batch, MARGIN).total
+    loss.backward()
+    return loss.item(), [p.grad.detach().float().clone() for p in model.parameters()]
+
+
+@pytest.fixture()
+def strict_fp32() -> Iterator[None]:
+    """Exact fp32 on CUDA (no TF32), so layout changes alone are compared."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def _check_channels_last(data: SyntheticData, device: torch.device) -> None:
+    model, batch = _model(data, device), _batch(data, device)
+    ref_loss, ref_grads = _loss_and_grads(model, batch)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    loss, grads = _loss_and_grads(fast, batch)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    for got, want in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_channels_last_matches_fp32_loss_and_gradients_cpu(data: SyntheticData) -> None:
+    _check_channels_last(data, CPU)
+
+
+def test_bf16_autocast_with_channels_last_matches_fp32_loss_cpu(data: SyntheticData) -> None:
+    model, batch = _model(data, CPU), _batch(data, CPU)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref, ref_features = pair_loss(model, batch, MARGIN).total, model(batch.frames).features
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # amoc.train's amp is CUDA-only
+            loss, features = pair_loss(fast, batch, MARGIN).total, fast(batch.frames).features
+    assert loss.item() == pytest.approx(ref.item(), rel=2e-2)
+    assert _relative_error(features, ref_features) < 2e-2
+
+
+def test_batched_loss_is_the_mean_of_per_pair_losses(data: SyntheticData) -> None:
+    model, batch = _model(data, CPU), _batch(data, CPU)
+    with torch.no_grad():
+        batched = pair_loss(model, batch, MARGIN).total.item()
+        singles = []
+        for p in range(N_PAIRS):
+            rows = [p, N_PAIRS + p]  # pair p: first sequence p, second sequence P + p
+            one = PairBatch(batch.frames[rows], None, batch.labels[rows])
+            singles.append(pair_loss(model, one, MARGIN).total.item())
+    assert batched == pytest.approx(float(np.mean(singles)), rel=1e-5)
+
+
+@CUDA_ONLY
+def test_channels_last_matches_fp32_cuda(data: SyntheticData, strict_fp32: None) -> None:
+    _check_channels_last(data, torch.device("cuda"))
+
+
+@CUDA_ONLY
+def test_bf16_autocast_with_channels_last_matches_fp32_cuda(data: SyntheticData) -> None:
+    device = torch.device("cuda")
+    model, batch = _model(data, device), _batch(data, device)
+    ref, _ = _loss_and_grads(model, batch)
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    with autocast_for(device, amp=True):
+        loss, grads = _loss_and_grads(fast, batch)
+        with torch.no_grad():
+            features = fast(batch.frames).features
+    with torch.no_grad():
+        ref_features = model(batch.frames).features
+    assert loss == pytest.approx(ref, rel=2e-2)
+    assert _relative_error(features, ref_features) < 2e-2
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+@CUDA_ONLY
+def test_compiled_model_matches_eager_cuda(data: SyntheticData, strict_fp32: None) -> None:
+    device = torch.device("cuda")
+    model, batch = _model(data, device), _batch(data, device)
+    with torch.no_grad():
+        ref = pair_loss(model, batch, MARGIN).total.item()
+        loss = pair_loss(torch.compile(model), batch, MARGIN).total.item()
+    assert loss == pytest.approx(ref, rel=1e-4)
+
+
+@CUDA_ONLY
+def test_batched_fast_training_epoch_runs_cuda(data: SyntheticData) -> None:
+    device = torch.device("cuda")
+    model = _model(data, device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    stats = train_one_epoch(model, optimizer, data.train, make_plan(data, 4), data.frames, None,
+                            seq_len=SEQ_LEN, pairs_per_step=2, margin=MARGIN, grad_clip=5.0,
+                            device=device, amp=True)
+    assert np.isfinite(stats["loss"]) and stats["frame_pairs_per_s"] > 0

@@ -1,0 +1,63 @@
+"""Motion-net pre-training: schedule, CLI, held-out EPE report, exact resumption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from test_train_toy import build_toy
+
+from amoc.errors import CheckpointError
+from amoc.train.checkpoint import read_checkpoint
+from amoc.train.pretrain_motion import main, pretrain_lr
+
+CONFIG = {"iterations": 4, "batch_pairs": 2, "lr": 1e-3, "halve_after": 2, "halve_every": 1,
+          "heldout_tracklets": 2, "checkpoint_every": 2}
+
+
+def test_lr_is_halved_every_interval_after_the_first_phase() -> None:
+    lrs = [pretrain_lr(i, 1e-4, 20000, 10000) for i in (0, 19999, 20000, 29999, 30000, 40000)]
+    assert lrs == [1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 1.25e-5]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_toy(tmp_path_factory.mktemp("toy"), n_ids=4, lengths=(4, 6))
+
+
+def _pretrain(toy: dict, out: Path, width: float = 0.125, extra: tuple = (), **cfg) -> None:
+    argv = ["--cache", str(toy["cache"]), "--flow-store", str(toy["flow"]), "--width", str(width),
+            "--pretrain-config", json.dumps({**CONFIG, **cfg}), "--split", str(toy["split"]),
+            "--out", str(out), *extra]
+    assert main(argv) == 0
+
+
+def test_pretrain_writes_motion_checkpoint_and_epe(toy: dict, tmp_path: Path) -> None:
+    out, log_json = tmp_path / "motion.pt", tmp_path / "motion.json"
+    _pretrain(toy, out, extra=("--log-json", str(log_json)))
+    payload = read_checkpoint(out, "motion-net")
+    assert payload["model_config"] == {"width": 0.125} and payload["iteration"] == 4
+    assert payload["zero_flow_epe"] == pytest.approx(2.0, rel=0.2)  # toy flow is u = 2 px
+    assert payload["heldout_epe"] >= 0 and "pred3.weight" in payload["model_state"]
+    metrics = json.loads(log_json.read_text())
+    assert metrics["heldout_pairs"] > 0 and len(metrics["history"]) == 2
+
+
+def test_pretrain_resume_is_bit_identical(toy: dict, tmp_path: Path) -> None:
+    _pretrain(toy, tmp_path / "full.pt")
+    _pretrain(toy, tmp_path / "half.pt", iterations=2)
+    shutil.move(tmp_path / "half.pt", tmp_path / "resumed.pt.partial")
+    _pretrain(toy, tmp_path / "resumed.pt")
+    a = read_checkpoint(tmp_path / "full.pt", "motion-net")["model_state"]
+    b = read_checkpoint(tmp_path / "resumed.pt", "motion-net")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pretrain_partial_of_another_width_is_refused(toy: dict, tmp_path: Path) -> None:
+    _pretrain(toy, tmp_path / "half.pt", iterations=2)
+    shutil.move(tmp_path / "half.pt", tmp_path / "m.pt.partial")
+    with pytest.raises(CheckpointError, match="width"):
+        _pretrain(toy, tmp_path / "m.pt", width=0.25)
