@@ -191,9 +191,6 @@ def _poison(store: Path) -> None:
     flow.flush()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: amoc/train/inputs.py open_flow reads the store with "
-                   "check_finite=False, so NaN flow reaches the model and metrics.evaluate "
-                   "raises a bare ValueError (traceback, exit 1)")
 def test_nan_flow_store_stops_the_evaluate_cli(toy: dict, tmp_path: Path) -> None:
     _save_model(tmp_path / "m.pt", variant="rcn")
     _poison(toy["flow"])
@@ -206,9 +203,6 @@ def test_nan_flow_store_stops_the_evaluate_cli(toy: dict, tmp_path: Path) -> Non
     assert not (tmp_path / "rows.parquet").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the train CLI trains on a NaN/inf flow store "
-                   "(open_flow check_finite=False; no non-finite loss guard in fit) and writes "
-                   "a NaN model with exit 0")
 def test_nan_flow_store_stops_the_train_cli(toy: dict, tmp_path: Path) -> None:
     _poison(toy["flow"])
     result = run_amoc("train.run", "--cache", toy["cache"], "--split", toy["split"],

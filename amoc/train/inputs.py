@@ -75,7 +75,9 @@ def open_flow(cache: FrameCache, flow_dir: str | os.PathLike | None,
         return None
     if flow_dir is None:
         raise ConfigError("this model variant needs offline flow: pass --flow-store DIR")
-    store = FlowStore(flow_dir, check_finite=False)
+    # One chunked pass (bounded memory): a hand-edited or corrupted store must not train a NaN
+    # model or produce metrics silently (the builder already refuses NaN it computes itself).
+    store = FlowStore(flow_dir, check_finite=True)
     if store.meta.get("index_sha256") != index_fingerprint(cache.index):
         raise DatasetError(f"{flow_dir}: flow store was computed for another frame cache than "
                            f"{cache.dir}; recompute it with python -m amoc.flow.store")

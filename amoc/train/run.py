@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +26,7 @@ from amoc.atomic import write_json_atomic
 from amoc.cli import run_command
 from amoc.config import TrainConfig
 from amoc.data.cache import FrameCache
-from amoc.errors import CheckpointError, ConfigError
+from amoc.errors import AmocError, CheckpointError, ConfigError
 from amoc.models import ModelConfig, build_model
 from amoc.train.checkpoint import (
     check_config,
@@ -124,6 +125,9 @@ def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
                                 seq_len=t.seq_len, pairs_per_step=t.pairs_per_step,
                                 margin=t.margin, grad_clip=t.grad_clip, device=run.device,
                                 amp=t.amp, desc=f"epoch {run.epoch + 1}/{t.epochs}")
+        if not math.isfinite(stats["loss"]):
+            raise AmocError(f"epoch {run.epoch + 1}: the loss is {stats['loss']}; the inputs or "
+                            "the learning rate are broken (no model was written)")
         run.epoch += 1
         run.train_seconds += time.perf_counter() - started
         run.history.append({"epoch": run.epoch, **stats})
