@@ -1,10 +1,13 @@
 """Straightforward per-query NumPy re-id evaluation: the test oracle for `amoc.metrics`.
 
-Deliberately simple and slow (a Python loop over queries, one stable argsort each); it is the
-baseline of the speed benchmark and the cross-check of the vectorized implementation. The AP of
-the official protocol is written as the literal trapezoid sum over the whole ranked list (recall
-steps times mean of successive precisions), independently of the closed form used in
-`amoc.metrics`. Semantics (junk, ties, queries without a match) are documented in `amoc.metrics`.
+Written in the shape of torchreid's `eval_market1501`, the usual baseline: one stable argsort of
+the whole distance matrix, the match matrix of the ranked gallery, then a Python loop over queries
+that removes each query's junk with boolean masks, takes the CMC from a cumulative sum and the AP
+from the precision at the hits. It is the baseline of the speed benchmark and the cross-check of
+the vectorized implementation. The AP of the official protocol is the literal trapezoid sum of
+compute_AP.m over the whole ranked list (recall steps times mean of successive precisions),
+independent of the closed form in `amoc.metrics`. Semantics (junk, ties, queries without a
+match) are documented in `amoc.metrics`.
 """
 
 from __future__ import annotations
@@ -16,24 +19,10 @@ import numpy as np
 NO_VALID_QUERY = "no query has a valid match in the gallery"
 
 
-def _query_hits(
-    dist_row: np.ndarray, q_pid: int, q_camid: int, g_pids: np.ndarray, g_camids: np.ndarray,
-    protocol: str,
-) -> np.ndarray:
-    """Return the hit indicator (bool) of the ranked gallery with junk removed, for one query."""
-    order = np.argsort(dist_row, kind="stable")  # ties: lower gallery index first
-    pids, camids = g_pids[order], g_camids[order]
-    same_pid = pids == q_pid
-    junk = same_pid & (camids == q_camid)
-    if protocol == "official":
-        junk |= pids == -1
-    return (same_pid & ~junk)[~junk]
-
-
-def _ap_torchreid(hits: np.ndarray) -> float:
-    """Mean of precision@k over the ranks k that hold a hit."""
+def _ap_precision_at_hits(hits: np.ndarray) -> float:
+    """torchreid AP: mean of precision@k over the ranks k that hold a hit."""
     precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
-    return float((precision * hits).sum() / hits.sum())
+    return float(precision[hits].sum() / hits.sum())
 
 
 def _ap_trapezoid(hits: np.ndarray) -> float:
@@ -65,19 +54,29 @@ def reference_evaluate(
     dist = np.asarray(distmat)
     q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
     q_camids, g_camids = np.asarray(q_camids), np.asarray(g_camids)
-    cmc_sum, ap_sum, n_valid = np.zeros(max_rank), 0.0, 0
-    for i in range(dist.shape[0]):
-        hits = _query_hits(dist[i], q_pids[i], q_camids[i], g_pids, g_camids, protocol)
+    n_query = dist.shape[0]
+    indices = np.argsort(dist, axis=1, kind="stable")  # ties: lower gallery index first
+    matches = g_pids[indices] == q_pids[:, None]  # (n_query, n_gallery) same pid, ranked
+    all_cmc, all_ap = [], []
+    for q in range(n_query):
+        order = indices[q]
+        remove = (g_pids[order] == q_pids[q]) & (g_camids[order] == q_camids[q])
+        if protocol == "official":
+            remove |= g_pids[order] == -1  # pid -1 is junk for every query
+        hits = matches[q][~remove]  # ranked list with junk removed; True = correct match
         if not hits.any():
-            n_valid += protocol == "official"  # official: counted as a miss with AP 0
+            if protocol == "official":  # counted as a miss with AP 0
+                all_cmc.append(np.zeros(max_rank))
+                all_ap.append(0.0)
             continue
-        first = int(np.argmax(hits))  # 0-based rank of the first hit
-        cmc_sum[first:] += 1
-        ap_sum += _ap_trapezoid(hits) if protocol == "official" else _ap_torchreid(hits)
-        n_valid += 1
+        cmc = np.minimum(np.cumsum(hits), 1)[:max_rank]
+        all_cmc.append(np.pad(cmc, (0, max_rank - cmc.size), constant_values=1))
+        all_ap.append(_ap_trapezoid(hits) if protocol == "official" else _ap_precision_at_hits(hits))
+    n_valid = len(all_ap)
     if n_valid == 0:
         raise ValueError(NO_VALID_QUERY)
-    return cmc_sum / n_valid, ap_sum / n_valid, n_valid, dist.shape[0] - n_valid
+    cmc_curve = np.asarray(all_cmc, dtype=np.float64).sum(0) / n_valid
+    return cmc_curve, float(np.sum(all_ap)) / n_valid, n_valid, n_query - n_valid
 
 
 def synthetic_mars_problem(n_query: int, n_gallery: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -105,6 +105,17 @@ def test_bad_distmat_and_options() -> None:
         metrics.evaluate(DIST, Q_PIDS, G_PIDS, Q_CAMS, G_CAMS, protocol="market")
 
 
+@pytest.mark.parametrize("col", [0, 31, 33, 5])  # first group, last one, tail, short gallery
+@pytest.mark.parametrize("q_pids", [[1, 1], [7, 7]])  # with and without a match in the chunk
+def test_nan_anywhere_is_rejected(col: int, q_pids: list[int]) -> None:
+    n = 35 if col > 5 else 6  # 35 columns: two screening groups of 16 and a tail of 3
+    dist = np.ones((2, n))
+    dist[1, col] = np.nan
+    g_pids, g_cams = np.arange(n) % 3, np.ones(n, dtype=int)
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.evaluate(dist, q_pids, g_pids, [0, 0], g_cams, protocol="torchreid")
+
+
 def test_infinite_distances_rank_last_with_index_ties() -> None:
     dist = [[np.inf, 0.5, np.inf, np.inf]]
     args = ([1], [1, 2, 2, 1], [0], [1, 1, 1, 1])
@@ -143,8 +154,12 @@ def test_benchmark_small(protocol: str) -> None:
     assert out["speedup"] == pytest.approx(out["reference_s"] / out["ours_s"])
 
 
+@pytest.mark.parametrize("sparse_limit", [0.0, 1.0])  # 0: dense binary-search path only
 @pytest.mark.parametrize("protocol", metrics.PROTOCOLS)
-def test_medium_problem_with_many_ties_matches_reference(protocol: str) -> None:
+def test_medium_problem_with_many_ties_matches_reference(
+    protocol: str, sparse_limit: float, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics, "_SPARSE_LIMIT", sparse_limit)
     problem = synthetic_mars_problem(n_query=60, n_gallery=500, seed=3)
     problem["distmat"] = np.round(problem["distmat"] / 4)  # a handful of distinct values
     ours = metrics.evaluate_detailed(**problem, max_rank=50, protocol=protocol, chunk_size=7)

@@ -1,8 +1,11 @@
 """Frame cache: every frame decoded once into one uint8 `frames.npy` (N, 128, 64, 3).
 
-The array is filled through a memory map in fixed-size batches, so memory stays bounded even for
-MARS (1.2 M frames, ~29 GB on disk). The cache is built in a hidden temporary folder renamed into
-place at the end: a killed build never leaves a folder that looks complete.
+The array is written with plain file writes (the `.npy` header, then each decoded batch in order),
+never through a writable memory map, so both private memory and the peak resident set stay
+bounded even for MARS (1.2 M frames, ~29 GB on disk): written pages are page cache, not mapped
+into the process, so Snakemake's `max_rss` and SLURM's accounting do not grow with the cache.
+The cache is built in a hidden temporary folder renamed into place at the end: a killed build
+never leaves a folder that looks complete.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -34,15 +38,23 @@ log = logging.getLogger(__name__)
 FRAME_SHAPE = (128, 64, 3)
 BATCH = 512  # frames decoded per batch: bounds memory at ~BATCH x 24 KiB plus decoder buffers
 FILES = ("frames.npy", "index.parquet", "cache.json")
+RESIZED_EXAMPLES = 5  # resized frames named in the log and cache.json
+
+
+def _decode(path: str) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Decode one frame, resized to 128x64 (INTER_AREA) if needed; (frame, original (H, W) or None)."""
+    image = read_frame(path)
+    if image.shape == FRAME_SHAPE:
+        return image, None
+    height, width = FRAME_SHAPE[:2]
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return resized, (int(image.shape[0]), int(image.shape[1]))
 
 
 def load_frame(path: str) -> tuple[np.ndarray, bool]:
     """Decode one frame and resize it to 128x64 (INTER_AREA) if needed; say whether it was."""
-    image = read_frame(path)
-    if image.shape == FRAME_SHAPE:
-        return image, False
-    height, width = FRAME_SHAPE[:2]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), True
+    image, original = _decode(path)
+    return image, original is not None
 
 
 def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
@@ -51,23 +63,36 @@ def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _fill(frames: np.ndarray, paths: Iterable[str], threads: int) -> int:
-    """Decode `paths` into `frames` row by row with a thread pool; return how many were resized."""
-    n_resized, row, next_report = 0, 0, len(frames) // 10
+def _write_frames(fh: BinaryIO, n_frames: int, paths: Iterable[str], threads: int
+                  ) -> tuple[int, list[dict]]:
+    """Decode `paths` with a thread pool and append them to `fh` batch by batch, in order.
+
+    Returns (number resized, the first RESIZED_EXAMPLES resized frames as {path, size}).
+    """
+    n_resized, row, next_report, examples = 0, 0, n_frames // 10, []
+    buffer = np.empty((BATCH, *FRAME_SHAPE), np.uint8)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for batch in _batches(paths):
-            for image, resized in pool.map(load_frame, batch):
-                frames[row] = image
-                n_resized += resized
-                row += 1
+            for k, (path, (image, original)) in enumerate(zip(batch, pool.map(_decode, batch),
+                                                               strict=True)):
+                buffer[k] = image
+                if original is not None:
+                    n_resized += 1
+                    if len(examples) < RESIZED_EXAMPLES:
+                        examples.append({"path": path, "size": list(original)})
+            fh.write(buffer[:len(batch)].tobytes())
+            row += len(batch)
             if row >= next_report:
-                log.info("decoded %d / %d frames", row, len(frames))
-                next_report += max(1, len(frames) // 10)
-    return n_resized
+                log.info("decoded %d / %d frames", row, n_frames)
+                next_report += max(1, n_frames // 10)
+    if row != n_frames:
+        raise DatasetError(f"the index lists {n_frames} frames in n_frames but {row} frame paths; "
+                           "rebuild the index")
+    return n_resized, examples
 
 
 def _check_space(folder: Path, n_bytes: int) -> None:
-    """Refuse early: a memory-mapped write on a full disk kills the process with SIGBUS."""
+    """Refuse early rather than fail with ENOSPC after hours of decoding."""
     free = shutil.disk_usage(folder).free
     if free < n_bytes * 1.05:
         raise DatasetError(f"{folder}: the frame cache needs {n_bytes / 2**30:.2f} GiB but only "
@@ -93,14 +118,29 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
         os.rename(tmp, out_dir)
 
 
+def _write_npy_header(fh: BinaryIO, shape: tuple[int, ...]) -> None:
+    """The header np.save / open_memmap would write for a C-order uint8 array of `shape`."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+              "shape": shape}
+    try:
+        np.lib.format.write_array_header_1_0(fh, header)
+    except ValueError:  # header over 64 KiB: never for 4-d shapes, but mirror numpy's fallback
+        np.lib.format.write_array_header_2_0(fh, header)
+
+
 def _write_contents(index: pd.DataFrame, tmp: Path, threads: int) -> dict:
-    """Fill frames.npy, index.parquet (with offset) and cache.json inside `tmp`."""
+    """Write frames.npy, index.parquet (with offset) and cache.json inside `tmp`."""
     counts = index["n_frames"].to_numpy(dtype=np.int64)
     shape = (int(counts.sum()), *FRAME_SHAPE)
-    frames = np.lib.format.open_memmap(tmp / "frames.npy", mode="w+", dtype=np.uint8, shape=shape)
-    n_resized = _fill(frames, chain.from_iterable(index["frame_paths"]), threads)
-    frames.flush()
-    del frames
+    with open(tmp / "frames.npy", "wb") as fh:
+        _write_npy_header(fh, shape)
+        n_resized, examples = _write_frames(fh, shape[0], chain.from_iterable(index["frame_paths"]),
+                                            threads)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if n_resized:
+        log.info("resized %d of %d frames to 128x64 (INTER_AREA), e.g. %s", n_resized, shape[0],
+                 "; ".join(f"{e['path']} ({e['size'][0]}x{e['size'][1]})" for e in examples))
     indexed = index.copy()
     indexed["offset"] = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     write_index(indexed, tmp / "index.parquet")
@@ -108,7 +148,7 @@ def _write_contents(index: pd.DataFrame, tmp: Path, threads: int) -> dict:
     meta = {
         "dataset": str(index["dataset"].iloc[0]), "shape": list(shape), "dtype": "uint8",
         "bytes": int(np.prod(shape)), "n_frames": shape[0], "n_tracklets": len(index),
-        "n_resized": n_resized, "skipped": report.get("skipped", []),
+        "n_resized": n_resized, "resized_examples": examples, "skipped": report.get("skipped", []),
         "skipped_counts": report.get("skipped_counts", {}), "report": report,
     }
     write_json_atomic(tmp / "cache.json", meta)
@@ -176,6 +216,21 @@ class FrameCache:
         """Frames of tracklet row `i` (positional), uint8 (n_frames, 128, 64, 3), a memmap view."""
         offset, count = self.index.at[i, "offset"], self.index.at[i, "n_frames"]
         return self.frames[offset:offset + count]
+
+    def read_sequence(self, i: int) -> np.ndarray:
+        """Frames of tracklet row `i` as a fresh in-memory array, read with plain file I/O.
+
+        For one pass over the whole cache (the flow store): pages read this way are page cache,
+        not mapped into the process, so its peak resident set does not grow with the cache.
+        """
+        offset, count = int(self.index.at[i, "offset"]), int(self.index.at[i, "n_frames"])
+        frame_bytes = int(np.prod(FRAME_SHAPE))
+        data = np.fromfile(self.frames.filename, dtype=np.uint8, count=count * frame_bytes,
+                           offset=int(self.frames.offset) + offset * frame_bytes)
+        if data.size != count * frame_bytes:
+            raise DatasetError(f"{self.frames.filename}: shorter than its header says; rebuild "
+                               "the cache")
+        return data.reshape(count, *FRAME_SHAPE)
 
 
 def main(argv: list[str] | None = None) -> int:

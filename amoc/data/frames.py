@@ -84,7 +84,15 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
         raise DatasetError(f"{path}: cannot decode the image (truncated or corrupt); re-extract it")
     if image.ndim != 3 or image.shape[2] != 3:
         channels = 1 if image.ndim == 2 else image.shape[2]
-        raise DatasetError(f"{path}: expected a 3-channel colour frame, found {channels} channel(s)")
+        kind = {1: "greyscale", 2: "greyscale + alpha", 4: "colour + alpha"}.get(channels, "")
+        raise DatasetError(
+            f"{path}: expected a 3-channel colour frame, found {channels} channel(s)"
+            f"{f' ({kind})' if kind else ''}; the dataset's frames are RGB, so this file is "
+            "corrupted or foreign: re-extract the dataset archive, or convert the file to 3-channel "
+            "8-bit RGB (e.g. cv2.cvtColor / PIL .convert('RGB')) or remove it")
     if image.dtype != np.uint8:
-        raise DatasetError(f"{path}: expected 8-bit pixels, found {image.dtype}")
+        raise DatasetError(
+            f"{path}: expected 8-bit pixels, found {image.dtype}; the dataset's frames are 8-bit "
+            "RGB, so this file is corrupted or foreign: re-extract the dataset archive, or convert "
+            "the file to 8-bit RGB or remove it")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -4,8 +4,9 @@ Flow is computed once per (dataset, method) so training never pays for it. Row i
 is the flow from frame i to i+1 of the same tracklet, computed at 128x64, area-resized to 64x32
 and halved (pixels of the 64x32 grid); the last row of every tracklet is zero.
 
-Resumable: rows go into `flow.partial.npy` and a per-tracklet done-marker array, flushed in that
-order, so a killed job resumes without recomputing finished tracklets. Parallel over tracklets
+Resumable: rows go into `flow.partial.npy` and a per-tracklet done-marker array, synced in that
+order, so a killed job resumes without recomputing finished tracklets. Frames are read and rows
+written with plain file I/O, not memory maps, so the peak resident set stays bounded. Parallel over tracklets
 with a thread pool (OpenCV releases the GIL); one job per store is enough (MARS with `epic` is
 ~1.2 M pairs x 8 ms / threads), so there is no sharding: a Snakemake rule just sets `threads`.
 """
@@ -61,7 +62,7 @@ def tracklet_flow(method: str, frames: np.ndarray) -> np.ndarray:
 
 def _compute_one(cache: FrameCache, method: str, i: int, dataset: str) -> np.ndarray:
     """float16 rows of tracklet `i`; DatasetError naming it if any value is NaN or inf."""
-    rows = tracklet_flow(method, np.asarray(cache.sequence(i))).astype(FLOW_DTYPE)
+    rows = tracklet_flow(method, cache.read_sequence(i)).astype(FLOW_DTYPE)
     if not np.isfinite(rows).all():
         name = cache.index.at[i, "tracklet"]
         raise DatasetError(f"flow method {method!r} gave NaN/inf on dataset {dataset!r}, tracklet "
@@ -78,7 +79,7 @@ def _run_pool(cache: FrameCache, method: str, partial: PartialStore, threads: in
 
     def work(i: int) -> int:
         rows = _compute_one(cache, method, i, dataset)
-        partial.flow[offsets[i] : offsets[i] + len(rows)] = rows
+        partial.write_rows(int(offsets[i]), rows)
         return i
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -108,7 +109,7 @@ def _meta(cache: FrameCache, method: str, threads: int, seconds: float, n_pairs:
 
 
 def _check_space(folder: Path, n_bytes: int) -> None:
-    """Refuse early: a memory-mapped write on a full disk kills the process with SIGBUS."""
+    """Refuse early rather than fail with ENOSPC after hours of computing (the file is sparse)."""
     free = shutil.disk_usage(folder).free
     if free < n_bytes * 1.05:
         raise DatasetError(f"{folder}: the flow store needs {n_bytes / 2**30:.2f} GiB but only "
@@ -134,6 +135,9 @@ def build_flow_store(
     started = time.perf_counter()
     try:
         n_pairs = _run_pool(cache, method, partial, threads)
+    except BaseException:
+        partial.close()
+        raise
     finally:
         cv2.setNumThreads(previous_threads)
     seconds = time.perf_counter() - started
