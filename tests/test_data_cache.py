@@ -12,6 +12,7 @@ from data_fixtures import frame_colour, make_ilidsvid_tree, make_mars_tree
 from amoc.data import cache as cache_module
 from amoc.data.cache import FrameCache, build_cache
 from amoc.data.cache import main as cache_main
+from amoc.data.frames import read_frame
 from amoc.data.ilidsvid import read_ilidsvid
 from amoc.data.index import write_index
 from amoc.data.mars import read_mars
@@ -40,15 +41,36 @@ def test_round_trip_and_offsets(tmp_path: Path, index) -> None:
         assert [tuple(f[64, 32]) for f in seq] == expected
     meta = json.loads((out / "cache.json").read_text())
     assert meta["shape"] == [24, 128, 64, 3] and meta["bytes"] == 24 * 128 * 64 * 3
-    assert meta["n_frames"] == 24 and meta["n_resized"] == 0
+    assert meta["n_frames"] == 24 and meta["n_resized"] == 0 and meta["resized_examples"] == []
     assert [s["item"] for s in meta["skipped"]] == ["cam1/person001", "person 1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "data"]
 
 
-def test_mars_frames_are_resized(tmp_path: Path) -> None:
+def test_frames_npy_is_byte_identical_to_np_save(tmp_path: Path, index, monkeypatch) -> None:
+    monkeypatch.setattr(cache_module, "BATCH", 4)  # several batches, the last one partial
+    out = build_cache(index, tmp_path / "cache", threads=3)
+    paths = [p for paths in index["frame_paths"] for p in paths]
+    expected = np.stack([cache_module.load_frame(p)[0] for p in paths])
+    saved = tmp_path / "expected.npy"
+    np.save(saved, expected)
+    assert (out / "frames.npy").read_bytes() == saved.read_bytes()
+    cache = FrameCache(out)
+    for i in range(len(cache)):
+        np.testing.assert_array_equal(cache.read_sequence(i), cache.sequence(i))
+
+
+def test_mars_frames_are_resized(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     index = read_mars(make_mars_tree(tmp_path / "mars"))
-    cache = FrameCache(build_cache(index, tmp_path / "cache", threads=2))
+    with caplog.at_level("INFO", logger="amoc.data.cache"):
+        cache = FrameCache(build_cache(index, tmp_path / "cache", threads=2))
     assert cache.meta["n_resized"] == cache.frames.shape[0] == index["n_frames"].sum()
+    first_paths = [p for paths in index["frame_paths"] for p in paths][:cache_module.RESIZED_EXAMPLES]
+    examples = cache.meta["resized_examples"]
+    assert [e["path"] for e in examples] == first_paths
+    original = read_frame(first_paths[0]).shape[:2]
+    assert all(e["size"] == list(original) for e in examples)
+    logged = [r.getMessage() for r in caplog.records if "resized" in r.getMessage()]
+    assert logged and f"{first_paths[0]} ({original[0]}x{original[1]})" in logged[0]
     row = cache.index.index[cache.index["tracklet"] == "test/00003-0003C1T0001"][0]
     first = cache.sequence(row)[0].astype(int)
     assert np.abs(first - np.array(frame_colour(1, 3, 0))).max() <= 3  # JPEG tolerance

@@ -76,5 +76,15 @@ def test_read_frame_garbage(tmp_path: Path) -> None:
 def test_read_frame_refuses_non_colour(tmp_path: Path, shape: tuple, channels: int) -> None:
     path = tmp_path / "g.png"
     cv2.imwrite(str(path), np.zeros(shape, np.uint8))
-    with pytest.raises(DatasetError, match=f"found {channels} channel"):
+    with pytest.raises(DatasetError, match=f"found {channels} channel") as raised:
         read_frame(path)
+    assert "frames are RGB" in str(raised.value) and "re-extract" in str(raised.value)
+    assert "convert the file" in str(raised.value)
+
+
+def test_read_frame_refuses_16_bit_saying_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.zeros((128, 64, 3), np.uint16))
+    with pytest.raises(DatasetError, match="expected 8-bit pixels, found uint16") as raised:
+        read_frame(path)
+    assert "deep.png" in str(raised.value) and "re-extract" in str(raised.value)

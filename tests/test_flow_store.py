@@ -14,7 +14,7 @@ from amoc.errors import ConfigError, DatasetError
 from amoc.flow import FLOW_METHODS, FlowStore
 from amoc.flow import store as flow_store
 from amoc.flow.layout import index_fingerprint
-from amoc.flow.partial import PARTIAL_DONE, PARTIAL_FLOW
+from amoc.flow.partial import PARTIAL_DONE, PARTIAL_FLOW, PartialStore
 from amoc.flow.synthetic import make_sequence
 
 
@@ -99,6 +99,31 @@ def test_resume_after_interruption(toy_cache: Path, tmp_path: Path, monkeypatch)
     fresh = FlowStore(flow_store.build_flow_store(toy_cache, "dis", tmp_path / "fresh"))
     np.testing.assert_array_equal(FlowStore(out).flow, fresh.flow)
     assert not (out / PARTIAL_FLOW).exists()
+
+
+def test_partial_store_writes_plain_npy_files_and_resumes(tmp_path: Path) -> None:
+    key, rng = {"method": "dis"}, np.random.default_rng(0)
+    partial = PartialStore.open(tmp_path, key, n_rows=7, n_tracklets=3)
+    rows = rng.normal(size=(3, 64, 32, 2)).astype(np.float16)
+    partial.write_rows(2, rows)
+    partial.mark_done([1])
+    partial.close()
+    on_disk = np.load(tmp_path / PARTIAL_FLOW)  # a valid .npy, zeros where nothing was written
+    assert on_disk.shape == (7, 64, 32, 2) and on_disk.dtype == np.float16
+    np.testing.assert_array_equal(on_disk[2:5], rows)
+    assert not on_disk[:2].any() and not on_disk[5:].any()
+    assert np.load(tmp_path / PARTIAL_DONE).tolist() == [0, 1, 0]
+    resumed = PartialStore.open(tmp_path, key, n_rows=7, n_tracklets=3)
+    assert resumed.pending().tolist() == [0, 2] and resumed.n_done() == 1
+    resumed.close()
+    with open(tmp_path / PARTIAL_FLOW, "r+b") as fh:  # cut short: not resumed, started afresh
+        fh.truncate(1000)
+    fresh = PartialStore.open(tmp_path, key, n_rows=7, n_tracklets=3)
+    assert fresh.n_done() == 0 and np.load(tmp_path / PARTIAL_FLOW).shape[0] == 7
+    fresh.close()
+    other = PartialStore.open(tmp_path, {"method": "farneback"}, n_rows=7, n_tracklets=3)
+    assert other.n_done() == 0
+    other.close()
 
 
 def test_partial_for_other_method_is_discarded(toy_cache: Path, tmp_path: Path, monkeypatch):
