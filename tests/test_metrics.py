@@ -147,21 +147,31 @@ def test_mean_distmat() -> None:
         metrics.mean_distmat([])
 
 
+@pytest.mark.parametrize("noise", [0.0, 2.0])
 @pytest.mark.parametrize("protocol", metrics.PROTOCOLS)
-def test_benchmark_small(protocol: str) -> None:
-    out = metrics.benchmark_mars_sized(n_query=40, n_gallery=300, seed=1, protocol=protocol)
+def test_benchmark_small(protocol: str, noise: float) -> None:
+    out = metrics.benchmark_mars_sized(n_query=40, n_gallery=300, seed=1, protocol=protocol,
+                                       noise=noise)
     assert out["agree"] and out["ours_s"] > 0 and out["reference_s"] > 0
     assert out["speedup"] == pytest.approx(out["reference_s"] / out["ours_s"])
 
 
-@pytest.mark.parametrize("sparse_limit", [0.0, 1.0])  # 0: dense binary-search path only
+@pytest.mark.parametrize("sparse_limit", [0.0, 1.0])  # 0: bucketed path only
 @pytest.mark.parametrize("protocol", metrics.PROTOCOLS)
-def test_medium_problem_with_many_ties_matches_reference(
-    protocol: str, sparse_limit: float, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("ties", [True, False])
+def test_medium_problem_matches_reference(
+    protocol: str, sparse_limit: float, ties: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(metrics, "_SPARSE_LIMIT", sparse_limit)
     problem = synthetic_mars_problem(n_query=60, n_gallery=500, seed=3)
-    problem["distmat"] = np.round(problem["distmat"] / 4)  # a handful of distinct values
+    if ties:
+        problem["distmat"] = np.round(problem["distmat"] / 4)  # a handful of distinct values
+    else:  # a poor ranking with extreme and infinite distances
+        rng = np.random.default_rng(4)
+        problem["distmat"] = problem["distmat"] + 3 * rng.normal(size=problem["distmat"].shape)
+        problem["distmat"][rng.random(problem["distmat"].shape) < 0.01] = np.inf
+        problem["distmat"][rng.random(problem["distmat"].shape) < 0.01] = -np.inf
+        problem["distmat"][0, :5] = [1e308, -1e308, 5e-324, 0.0, -0.0]
     ours = metrics.evaluate_detailed(**problem, max_rank=50, protocol=protocol, chunk_size=7)
     ref = reference_evaluate(**problem, max_rank=50, protocol=protocol)
     np.testing.assert_allclose(ours.cmc, ref[0], rtol=0, atol=1e-12)

@@ -48,15 +48,16 @@ def _both(problem: dict, protocol: str, max_rank: int, chunk_size: int | None = 
 
 @settings(max_examples=400, deadline=None)
 @given(problems(), PROTOCOL, st.integers(1, 16), st.integers(1, 7), st.integers(1, 5),
-       st.sampled_from([0.0, 1.0, math.inf]))
+       st.sampled_from([0.0, 1.0, math.inf]), st.sampled_from([1, 2, 3, 2048]))
 def test_matches_reference_exactly(
     problem: dict, protocol: str, max_rank: int, chunk: int, group_size: int, sparse_limit: float,
+    buckets: int,
 ) -> None:
     # group_size: columns per screening group (the default 16 would leave these small galleries
-    # entirely in the unscreened tail); sparse_limit 0 forces the dense binary-search path, run
-    # a few distances at a time (_DENSE_ELEMENTS).
+    # entirely in the unscreened tail); sparse_limit 0 forces the bucketed path, run a few
+    # distances at a time (_DENSE_ELEMENTS), with few buckets (many items share a good's bucket).
     with mock.patch.multiple(metrics, _GROUP_SIZE=group_size, _SPARSE_LIMIT=sparse_limit,
-                             _DENSE_ELEMENTS=20):
+                             _DENSE_ELEMENTS=20, _BUCKETS=buckets):
         ours, ref = _both(problem, protocol, max_rank, chunk)
     if isinstance(ours, str) or isinstance(ref, str):
         assert ours == ref
