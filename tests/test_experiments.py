@@ -38,8 +38,8 @@ def test_table2_grid_expands_to_21_named_cells(config):
 def test_identical_settings_share_one_trained_model(config):
     p = plan(config)
     cells = {(m.experiment, m.variant): m.train_hash for m in p.members}
-    assert cells[("table1", "amoc_e2e_epic")] == cells[("table2", "concat_pool2")]
-    assert cells[("table1", "amoc_e2e_epic")] == cells[("fig6c", "margin_2")]
+    assert cells[("table2", "concat_pool2")] == cells[("fig6c", "margin_2")]
+    assert cells[("table1", "amoc_e2e_epic")] == cells[("table3", "amoc_e2e_epic")]
     assert cells[("table1", "amoc_e2e_lk")] != cells[("table1", "amoc_e2e_epic")]
     assert len(p.train_jobs) < len(p.members)
 
@@ -103,5 +103,11 @@ def test_paper_preset_builds_the_full_matrix():
     assert datasets == {"ilidsvid", "prid2011", "mars"}
     table2 = [m for m in p.members if m.experiment == "table2"]
     assert len(table2) == 21 * 2 and all(m.splits == 10 for m in table2)
+    for m in table2 + [m for m in p.members if m.experiment in ("fig6b", "fig6c", "fig6d")]:
+        job = p.train_jobs[m.train_hash]
+        assert job.model["variant"] == "amoc" and job.train["epochs"] == 1000
+    margins = {p.train_jobs[m.train_hash].train["margin"] for m in p.members
+               if m.experiment == "fig6c"}
+    assert margins == set(range(1, 11))
     mars = [j for j in p.train_jobs.values() if j.dataset == "mars"]
     assert mars and all(j.train["epochs"] == 2000 for j in mars)
