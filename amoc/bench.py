@@ -71,7 +71,8 @@ class Sizes:
 
 QUICK = Sizes(seq_len=4, batch_pairs=2, paper_steps=1, batched_steps=1, warmup=1, narrow=1,
               n_ids=8, pipeline_steps=2, test_length=4, feature_seqs=1, feature_batch=1,
-              eval_problems=((200, 1200, "official"), (200, 930, "torchreid")), flow_pairs=2)
+              eval_problems=((200, 1200, "official", 1.0), (200, 930, "torchreid", 0.0)),
+              flow_pairs=2)
 CPU_FULL = Sizes(seq_len=16, batch_pairs=4, paper_steps=2, batched_steps=1, warmup=1, narrow=2,
                  n_ids=32, pipeline_steps=5, test_length=128, feature_seqs=1, feature_batch=1,
                  eval_problems=MARS_PROBLEMS, flow_pairs=16)

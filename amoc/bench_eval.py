@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from amoc.bench_rows import GIB, Row, cpu_name, fmt, ram_bytes, torch_threads
-from amoc.bench_train import synchronize
 from amoc.data.cache import FRAME_SHAPE
 from amoc.features import extract_features
 from amoc.flow.accuracy import measure_methods
 from amoc.flow.methods import FLOW_METHODS
 from amoc.metrics import benchmark_mars_sized
 from amoc.models import DEFAULT_MOTION_WIDTH, ModelConfig, build_model
+from amoc.train.loop import synchronize
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,12 @@ EVAL_THREADS = 2  # the evaluation target is stated for 2 CPU cores
 # iLIDS-VID: 600 sequences of 23..192 frames; ~73 on average is assumed (~43,800 frames).
 ILIDS_FRAMES = 600 * 73
 MARS_FRAMES = 1_191_003
-MARS_PROBLEMS = ((1980, 12180, "official"), (1980, 9330, "torchreid"))
+# (queries, gallery, protocol, distance noise): noise 0 ranks almost perfectly (mAP ~0.99, the
+# easy case); noise 1 gives a realistic ranking (mAP ~0.87) and is the figure to quote.
+MARS_PROBLEMS = (
+    (1980, 12180, "official", 1.0), (1980, 9330, "torchreid", 1.0),
+    (1980, 12180, "official", 0.0), (1980, 9330, "torchreid", 0.0),
+)
 
 
 def _features_rate(model: torch.nn.Module, sequences: list[np.ndarray], length: int, tta: str,
@@ -63,16 +68,17 @@ def feature_rows(device: torch.device, dev_name: str, *, length: int, n_seqs: in
     return rows
 
 
-def eval_rows(problems: tuple[tuple[int, int, str], ...]) -> list[Row]:
+def eval_rows(problems: tuple[tuple[int, int, str, float], ...]) -> list[Row]:
     """``amoc.metrics.evaluate`` vs the per-query NumPy reference, on EVAL_THREADS threads."""
     rows = []
     with torch_threads(EVAL_THREADS):
         name = cpu_name()
-        for n_query, n_gallery, protocol in problems:
-            r = benchmark_mars_sized(n_query, n_gallery, protocol=protocol)
+        for n_query, n_gallery, protocol, noise in problems:
+            r = benchmark_mars_sized(n_query, n_gallery, protocol=protocol, noise=noise)
             agree = "agree" if r["agree"] else "DISAGREE with the reference"
             rows.append(Row(
-                f"evaluation {n_query} x {n_gallery} ({protocol})", r["ours_s"], "s", name,
+                f"evaluation {n_query} x {n_gallery} ({protocol}, noise {noise:g})", r["ours_s"],
+                "s", name,
                 f"per-query NumPy reference: {fmt(r['reference_s'])} s", r["speedup"],
                 target="<= 0.5 s and >= 20x (2 cores, MARS size)",
                 notes=f"amoc.metrics.benchmark_mars_sized: best of 3 vs 1 reference run; CMC "

@@ -20,7 +20,7 @@ import torch
 
 from amoc.data.cache import FRAME_SHAPE
 from amoc.models import ModelConfig, build_model
-from amoc.train.loop import load_pairs, train_one_epoch
+from amoc.train.loop import load_pairs, synchronize, train_one_epoch
 from amoc.train.sampling import EpochPlan, TrainSet, build_train_set, sample_epoch
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,6 @@ def make_plan(data: SyntheticData, n_pairs: int, seed: int = 0) -> EpochPlan:
         plans.append(sample_epoch(data.train, rng, data.seq_len, frame_hw=FRAME_SHAPE[:2]))
     return EpochPlan(*(np.concatenate([getattr(p, f) for p in plans])[:n_pairs]
                        for f in ("seqs", "same", "starts", "shifts", "flips")))
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so that wall-clock timings cover it (no-op on CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def frame_pairs(n_pairs: int, seq_len: int) -> int:

@@ -29,7 +29,7 @@ EXPECTED = [
     "peak GPU memory, paper training, width 0.25", "peak GPU memory, batched training, width 0.25",
     "feature extraction, TTA crops8_flip (16 copies), width 0.25",
     "feature extraction, TTA flip (2 copies), width 0.25",
-    "evaluation 200 x 1200 (official)", "evaluation 200 x 930 (torchreid)",
+    "evaluation 200 x 1200 (official, noise 1)", "evaluation 200 x 930 (torchreid, noise 0)",
     *(f"optical flow '{method}'" for method in FLOW_METHODS),
     "frame cache RAM, iLIDS-VID", "frame cache RAM, MARS",
 ]

@@ -1,4 +1,5 @@
-"""The training fast path (bf16 autocast, channels_last, batched pairs, compile) keeps the loss.
+"""The training fast path (bf16 autocast, channels_last, batched pairs, compile, pinned-memory
+prefetch) keeps the loss.
 
 Every comparison uses one batch and one set of weights in eval mode (dropout off), so the only
 difference is the numerical path. CPU tests always run; CUDA tests run on a GPU machine
@@ -16,7 +17,16 @@ import torch
 
 from amoc.bench_train import SyntheticData, make_plan, synthetic_data
 from amoc.models import ModelConfig, build_model
-from amoc.train.loop import PairBatch, autocast_for, load_pairs, pair_loss, train_one_epoch
+from amoc.train.loop import (
+    PairBatch,
+    autocast_for,
+    host_batches,
+    load_pairs,
+    pair_loss,
+    to_device_pairs,
+    train_one_epoch,
+)
+from amoc.train.run import enable_cudnn_autotune
 
 CPU = torch.device("cpu")
 CUDA_ONLY = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -94,6 +104,46 @@ def test_batched_loss_is_the_mean_of_per_pair_losses(data: SyntheticData) -> Non
             one = PairBatch(batch.frames[rows], None, batch.labels[rows])
             singles.append(pair_loss(model, one, MARGIN).total.item())
     assert batched == pytest.approx(float(np.mean(singles)), rel=1e-5)
+
+
+def test_cudnn_autotune_leaves_cpu_runs_alone() -> None:
+    before = torch.backends.cudnn.benchmark
+    enable_cudnn_autotune(CPU)
+    assert torch.backends.cudnn.benchmark == before
+
+
+def _flow(data: SyntheticData) -> np.ndarray:
+    """Random offline flow aligned with the synthetic frames: (N, 64, 32, 2) float16."""
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((len(data.frames), 64, 32, 2)).astype(np.float16)
+
+
+@CUDA_ONLY
+def test_pinned_prefetch_gives_the_synchronous_batches_cuda(data: SyntheticData) -> None:
+    device, flow = torch.device("cuda"), _flow(data)
+    plan = make_plan(data, 5)
+    chunks = np.array_split(np.arange(5), [2, 4])
+    hosts = host_batches(data.train, plan, chunks, data.frames, flow, SEQ_LEN, device, None)
+    for host, chunk in zip(hosts, chunks, strict=True):
+        assert host.frames.is_pinned() and host.flow.is_pinned() and host.labels.is_pinned()
+        got = to_device_pairs(host, device)
+        want = load_pairs(data.train, plan, chunk, data.frames, flow, SEQ_LEN, device)
+        assert torch.equal(got.frames, want.frames) and torch.equal(got.flow, want.flow)
+        assert torch.equal(got.labels, want.labels)
+
+
+@CUDA_ONLY
+def test_prefetching_epoch_matches_the_synchronous_one_cuda(data: SyntheticData,
+                                                            strict_fp32: None) -> None:
+    device, losses = torch.device("cuda"), []
+    for prefetch in (False, True):
+        model = _model(data, device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        stats = train_one_epoch(model, optimizer, data.train, make_plan(data, 6), data.frames,
+                                None, seq_len=SEQ_LEN, pairs_per_step=2, margin=MARGIN,
+                                grad_clip=5.0, device=device, prefetch=prefetch)
+        losses.append(stats["loss"])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
 
 
 @CUDA_ONLY

@@ -1,4 +1,5 @@
-"""The training loop on the toy problem: paper and batched modes, loss reduction, batch mean."""
+"""The training loop on the toy problem: paper and batched modes, loss reduction, batch mean,
+and the prefetching loader (same batches and losses as the synchronous one)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from test_train_toy import build_toy, tiny_model_config
 from amoc.data.cache import FrameCache
 from amoc.flow.layout import FlowStore
 from amoc.models import ModelConfig, build_model
-from amoc.train.loop import PairBatch, load_pairs, pair_loss, train_one_epoch
+from amoc.train.clips import prefetched
+from amoc.train.loop import (
+    PairBatch,
+    host_batches,
+    load_pairs,
+    pair_loss,
+    to_device_pairs,
+    train_one_epoch,
+)
 from amoc.train.sampling import build_train_set, sample_epoch
 
 CPU = torch.device("cpu")
@@ -25,13 +34,13 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"frames": cache.frames, "flow": FlowStore(paths["flow"]).flow, "train": train}
 
 
-def _model(variant: str = "amoc_nomotion") -> torch.nn.Module:
+def _model(variant: str = "amoc_nomotion", **kw) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_model(ModelConfig.from_dict(tiny_model_config(4, variant)))
+    return build_model(ModelConfig.from_dict(tiny_model_config(4, variant, **kw)))
 
 
 def _epochs(toy: dict, model: torch.nn.Module, pairs_per_step: int, n: int, lr: float,
-            flow: bool = False) -> list[dict]:
+            flow: bool = False, prefetch: bool | None = None) -> list[dict]:
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(0)
     stats = []
@@ -40,7 +49,7 @@ def _epochs(toy: dict, model: torch.nn.Module, pairs_per_step: int, n: int, lr: 
         stats.append(train_one_epoch(model, opt, toy["train"], plan, toy["frames"],
                                      toy["flow"] if flow else None, seq_len=SEQ,
                                      pairs_per_step=pairs_per_step, margin=2.0, grad_clip=5.0,
-                                     device=CPU))
+                                     device=CPU, prefetch=prefetch))
     return stats
 
 
@@ -90,3 +99,49 @@ def test_load_pairs_orders_first_then_second_sequences(toy: dict) -> None:
     assert batch.labels.tolist() == expected.tolist()
     assert batch.frames.shape == (4, SEQ, 3, 128, 64) and batch.flow is None
     assert batch.labels[0] == batch.labels[2] and batch.labels[1] != batch.labels[3]
+
+
+def test_prefetched_keeps_order_and_raises_where_the_result_is_taken() -> None:
+    for depth in (0, 1, 2, 5):
+        assert list(prefetched(lambda x: x * x, range(7), depth)) == [x * x for x in range(7)]
+
+    def load(x: int) -> int:
+        if x == 3:
+            raise ValueError("bad item 3")
+        return x
+
+    loaded = prefetched(load, range(6), 2)
+    assert [next(loaded) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="bad item 3"):
+        next(loaded)
+
+
+def test_prefetched_host_batches_equal_the_synchronous_ones(toy: dict) -> None:
+    plan = sample_epoch(toy["train"], np.random.default_rng(5), SEQ)
+    chunks = np.array_split(np.arange(len(plan)), [3, 6])  # uneven last step
+    args = (toy["train"], plan, chunks, toy["frames"], toy["flow"], SEQ, CPU)
+    for sync, fetched in zip(host_batches(*args, prefetch=False),
+                             host_batches(*args, prefetch=True), strict=True):
+        for name in ("frames", "flow", "moving", "shifts", "flips", "labels"):
+            assert torch.equal(getattr(sync, name), getattr(fetched, name)), name
+        assert not fetched.frames.is_pinned()  # pinning is for CUDA only
+    chunk = chunks[0]
+    direct = load_pairs(toy["train"], plan, chunk, toy["frames"], toy["flow"], SEQ, CPU)
+    (first,) = list(host_batches(toy["train"], plan, [chunk], toy["frames"], toy["flow"], SEQ,
+                                 CPU, prefetch=True))
+    moved = to_device_pairs(first, CPU)
+    assert torch.equal(moved.frames, direct.frames) and torch.equal(moved.flow, direct.flow)
+
+
+@pytest.mark.parametrize("pairs_per_step", [1, 3])
+def test_prefetching_epoch_is_bit_identical_to_the_synchronous_one(toy: dict,
+                                                                   pairs_per_step: int) -> None:
+    runs = []
+    for prefetch in (False, True):
+        model = _model("amoc_offline", dropout=0.5)  # dropout: torch RNG order must not change
+        stats = _epochs(toy, model, pairs_per_step, 2, 1e-3, flow=True, prefetch=prefetch)
+        runs.append(([s["loss"] for s in stats], model.state_dict()))
+    (sync_losses, sync_state), (fetched_losses, fetched_state) = runs
+    assert sync_losses == fetched_losses
+    for key, value in sync_state.items():
+        assert torch.equal(value, fetched_state[key]), key

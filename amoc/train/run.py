@@ -7,6 +7,10 @@ Usage:
 ``num_classes`` may be omitted from the model config: it is the split's number of training
 identities. Checkpoints go to ``<out>.partial`` every ``checkpoint_every`` epochs; a rerun resumes from it
 (bit-identical on CPU) and the finished model is renamed atomically onto ``--out``.
+
+On CUDA, cuDNN autotuning (``torch.backends.cudnn.benchmark``) is on: the clip length and batch
+are fixed, so each shape is tuned once. The kernels it picks may differ between runs, so CUDA
+results (a resumed run's too) can differ in the last bits; CPU runs are unaffected.
 """
 
 from __future__ import annotations
@@ -73,6 +77,17 @@ def load_motion_init(model: nn.Module, path: str, motion_width: float) -> None:
                               f"{motion_width}; pre-train at this width or change the model")
     model.motion_net.load_state_dict(payload["model_state"])
     log.info("motion net initialised from %s (iteration %s)", path, payload.get("iteration"))
+
+
+def enable_cudnn_autotune(device: torch.device) -> None:
+    """Let cuDNN benchmark its kernels per input shape (fixed shapes) when training on CUDA.
+
+    The fastest kernel may differ from run to run, which can change results in the last bits;
+    CPU devices are left alone (CPU results stay bit-identical).
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        log.info("cuDNN autotuning on (results may differ in the last bits between runs)")
 
 
 class Run:
@@ -164,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"ModelConfig.num_classes = {mcfg.num_classes} but {args.split} has "
                           f"{train.num_classes} training identities; omit it or set it to match")
     flow = open_flow(cache, args.flow_store, needs_offline_flow(mcfg))
-    run = Run(mcfg, tcfg, resolve_device(tcfg.device))
+    device = resolve_device(tcfg.device)
+    enable_cudnn_autotune(device)
+    run = Run(mcfg, tcfg, device)
     out, partial = Path(args.out), Path(f"{args.out}.partial")
     if partial.is_file():
         run.resume(partial)
