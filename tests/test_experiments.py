@@ -52,8 +52,8 @@ def test_no_motion_variant_ignores_the_flow_setting(config):
 
 def test_fig6a_evaluates_one_model_at_many_lengths_without_retraining(config):
     p = plan(config)
-    fig = [m for m in p.members if m.experiment == "fig6a" and m.variant == "amoc_e2e_epic"][0]
-    tab = [m for m in p.members if m.experiment == "table1" and m.variant == "amoc_e2e_epic"][0]
+    fig = next(m for m in p.members if m.experiment == "fig6a" and m.variant == "amoc_e2e_epic")
+    tab = next(m for m in p.members if m.experiment == "table1" and m.variant == "amoc_e2e_epic")
     assert fig.train_hash == tab.train_hash and fig.eval_hash != tab.eval_hash
     assert p.eval_jobs[(fig.train_hash, fig.eval_hash)].eval["test_lengths"][-1] == 128
 
