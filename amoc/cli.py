@@ -19,8 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("amoc.train.run", "train one model on one split"),
     "evaluate": ("amoc.evaluate", "extract features and write result rows"),
     "aggregate": ("amoc.results", "aggregate result rows over splits"),
+    "collect": ("amoc.collect", "label one experiment's rows and aggregate them"),
     "tables": ("amoc.report.tables", "render the paper's tables"),
     "figures": ("amoc.report.figures", "render the paper's figures"),
+    "fig5": ("amoc.report.fig5", "draw Fig. 5 from a trained end-to-end model"),
     "bench": ("amoc.bench", "print the speed benchmark table"),
     "du": ("amoc.disk_usage", "report disk use of every intermediate"),
 }
