@@ -143,7 +143,9 @@ def test_changing_one_variant_reruns_only_its_jobs(tiny_run):
 @pytest.mark.slow
 def test_changing_one_split_reruns_only_that_split(tiny_run):
     split1 = tiny_run / "results" / "splits" / "synthwalk" / "split1.json"
-    split1.write_text(split1.read_text())  # newer mtime: as if the split had been edited
+    record = json.loads(split1.read_text())
+    record["train_pids"][0], record["test_pids"][0] = record["test_pids"][0], record["train_pids"][0]
+    split1.write_text(json.dumps(record))  # one person moved across: an edited split
     jobs = planned_jobs(snakemake(tiny_run, "-n"))
     # table1's three models on split 1 only; fig6a uses split 0 and is untouched.
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,

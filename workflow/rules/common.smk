@@ -56,8 +56,8 @@ def experiment_members(name):
     return [m for m in PLAN.members if m.experiment == name]
 
 
-def table_test_length(name):
-    """Tables report the longest evaluated test length (the paper: 128 frames)."""
+def report_test_length(name):
+    """Tables and CMC/sweep figures report the longest evaluated test length (the paper: 128 frames)."""
     lengths = [
         max(PLAN.eval_jobs[(m.train_hash, m.eval_hash)].eval["test_lengths"])
         for m in experiment_members(name)

@@ -45,7 +45,7 @@ rule table:
         mem_mb=1000,
     params:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
-        test_length=lambda w: table_test_length(w.experiment),
+        test_length=lambda w: report_test_length(w.experiment),
     shell:
         "python -m amoc.report.tables --summary {input} --table {params.kind} "
         "--test-length {params.test_length} "
@@ -78,8 +78,10 @@ rule figure:
         mem_mb=1000,
     params:
         kind=lambda w: FIGURE_OF_KIND[config["experiments"][w.experiment]["kind"]],
+        test_length=lambda w: report_test_length(w.experiment),
     shell:
         "python -m amoc.report.figures --summary {input} --figure {params.kind} "
+        "--test-length {params.test_length} "
         "--experiment {wildcards.experiment} --out results/figures/{wildcards.experiment} 2> {log}"
 
 
@@ -102,8 +104,11 @@ rule cmc_figure:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        test_length=lambda w: report_test_length(w.experiment),
     shell:
         "python -m amoc.report.figures --summary {input} --figure cmc "
+        "--test-length {params.test_length} "
         "--experiment {wildcards.experiment} --out results/figures/{wildcards.experiment}_cmc 2> {log}"
 
 
