@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from amoc.data.index import SkipReport, make_index, paired_rows, scan_camera
-from amoc.errors import ConfigError, DatasetError
+from amoc.data.layout import find_layout_dir
+from amoc.errors import ConfigError
 
 FOLDER = "i-LIDS-VID"
 CAMERAS = ("cam1", "cam2")
@@ -22,19 +23,7 @@ PERSON_RE = re.compile(r"person(\d+)")
 
 def find_sequences_dir(root: str | os.PathLike, dataset: str = "ilidsvid") -> Path:
     """Locate `i-LIDS-VID/sequences` under `root`; the error says where the data must go."""
-    root = Path(root).expanduser().resolve()
-    for candidate in (root / FOLDER / "sequences", root / "sequences"):
-        if candidate.is_dir():
-            missing = [c for c in CAMERAS if not (candidate / c).is_dir()]
-            if missing:
-                raise DatasetError(f"{candidate}: camera folder(s) {missing} missing; "
-                                   f"expected {candidate}/cam1 and {candidate}/cam2")
-            return candidate
-    where = "not found" if not root.exists() else "has no i-LIDS-VID/sequences folder"
-    raise DatasetError(
-        f"{dataset} root {root} {where}; put the data so that "
-        f"{root / FOLDER / 'sequences' / 'cam1' / 'person001'} holds the frames"
-    )
+    return find_layout_dir(root, (FOLDER, "sequences"), CAMERAS, dataset, "person001")
 
 
 def read_ilidsvid(root: str | os.PathLike, min_frames: int = 1, dataset: str = "ilidsvid"

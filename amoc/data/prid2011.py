@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from amoc.data.index import SkipReport, make_index, paired_rows, scan_camera
-from amoc.errors import ConfigError, DatasetError
+from amoc.data.layout import find_layout_dir
+from amoc.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +35,7 @@ PROTOCOLS = ("paper200", "standard178")
 
 def find_multishot_dir(root: str | os.PathLike) -> Path:
     """Locate `prid_2011/multi_shot` under `root`; the error says where the data must go."""
-    root = Path(root).expanduser().resolve()
-    for candidate in (root / "prid_2011" / "multi_shot", root / "multi_shot"):
-        if candidate.is_dir():
-            missing = [c for c in CAMERAS if not (candidate / c).is_dir()]
-            if missing:
-                raise DatasetError(f"{candidate}: camera folder(s) {missing} missing; "
-                                   f"expected {candidate}/cam_a and {candidate}/cam_b")
-            return candidate
-    where = "not found" if not root.exists() else "has no prid_2011/multi_shot folder"
-    raise DatasetError(
-        f"prid2011 root {root} {where}; put the data so that "
-        f"{root / 'prid_2011' / 'multi_shot' / 'cam_a' / 'person_0001'} holds the frames"
-    )
+    return find_layout_dir(root, ("prid_2011", "multi_shot"), CAMERAS, "prid2011", "person_0001")
 
 
 def _protocol_pids(cameras: list, protocol: str, report: SkipReport) -> list[int]:

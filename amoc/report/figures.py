@@ -85,13 +85,19 @@ def _finish(fig: Figure, axes: list[tuple[str, Axes]], xlabel: str, ylabel: str)
     fig.tight_layout()
 
 
-def plot_rank1_vs_length(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
-    """Fig. 6(a): rank-1 against probe/gallery test length (log2 axis), one line per variant."""
+def _plot(rows: pd.DataFrame, out: str | os.PathLike, draw, xlabel: str,
+          ylabel: str) -> list[Path]:
+    """One panel per dataset, drawn by `draw(rows, axes)`, labelled and saved as PNG + PDF."""
     with _style():
         fig, axes = _panels(rows)
-        _draw_lengths(rows, axes)
-        _finish(fig, axes, "test sequence length (frames)", "rank-1 (%)")
+        draw(rows, axes)
+        _finish(fig, axes, xlabel, ylabel)
     return save_figure(fig, out)
+
+
+def plot_rank1_vs_length(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
+    """Fig. 6(a): rank-1 against probe/gallery test length (log2 axis), one line per variant."""
+    return _plot(rows, out, _draw_lengths, "test sequence length (frames)", "rank-1 (%)")
 
 
 def _draw_lengths(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
@@ -113,11 +119,7 @@ def _draw_lengths(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
 
 def plot_cmc(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
     """CMC curves (rank 1..20), one per variant: Fig. 6(b) and the per-table curves."""
-    with _style():
-        fig, axes = _panels(rows)
-        _draw_cmc(rows, axes)
-        _finish(fig, axes, "rank", "matching rate (%)")
-    return save_figure(fig, out)
+    return _plot(rows, out, _draw_cmc, "rank", "matching rate (%)")
 
 
 def _draw_cmc(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
@@ -170,11 +172,7 @@ def plot_rank1_vs_param(
         x=lambda d: d["variant"].map(xs),
         family=lambda d: [pattern.sub("", v).strip("_") or "ours" for v in d["variant"]],
     )
-    with _style():
-        fig, axes = _panels(rows)
-        _draw_param(rows, axes, key, log2)
-        _finish(fig, axes, key, "rank-1 (%)")
-    return save_figure(fig, out)
+    return _plot(rows, out, lambda r, a: _draw_param(r, a, key, log2), key, "rank-1 (%)")
 
 
 def _draw_param(rows: pd.DataFrame, axes: list[tuple[str, Axes]], key: str, log2: bool) -> None:
