@@ -29,6 +29,13 @@ def test_matches_flow_vis_on_random_fields(seed: int, scale: float) -> None:
     assert np.abs(ours - theirs).max() <= 1
 
 
+def test_largest_vector_is_not_darkened_by_rounding() -> None:
+    # seed/scale found by hypothesis: |largest| / max rounded to 1 + 2e-16 and was darkened.
+    flow = np.random.default_rng(6882257).normal(size=(24, 16, 2)) * 20.51601955139841
+    theirs = flow_vis.flow_to_color(flow, convert_to_bgr=False).astype(int)
+    assert np.abs(flow_to_color(flow).astype(int) - theirs).max() <= 1
+
+
 def test_max_flow_saturates_at_given_magnitude() -> None:
     flow = np.random.default_rng(1).normal(size=(32, 32, 2)) * 3.0
     ours = flow_to_color(flow, max_flow=2.0).astype(int)

@@ -30,6 +30,9 @@ def color_wheel() -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
+RADIUS_TOLERANCE = 1e-9
+
+
 def _unit_flow_to_color(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Colour for flow already divided by the normalising magnitude; (H, W, 3) uint8 RGB."""
     wheel = color_wheel()
@@ -41,10 +44,11 @@ def _unit_flow_to_color(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     k1 = np.where(k0 + 1 == n_colors, 0, k0 + 1)
     frac = (position - k0)[..., None]
     color = ((1.0 - frac) * wheel[k0] + frac * wheel[k1]) / 255.0  # (H, W, 3)
-    inside = (radius <= 1.0)[..., None]
+    # The largest vector, normalised by its own magnitude, can land at 1 + 2e-16: still inside.
+    inside = (radius <= 1.0 + RADIUS_TOLERANCE)[..., None]
     # Inside the unit circle, small motion fades to white; outside it is darkened.
     color = np.where(inside, 1.0 - radius[..., None] * (1.0 - color), color * 0.75)
-    return np.floor(255.0 * color).astype(np.uint8)
+    return np.floor(255.0 * np.clip(color, 0.0, 1.0)).astype(np.uint8)
 
 
 def flow_to_color(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray:
