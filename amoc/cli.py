@@ -9,7 +9,7 @@ import sys
 from amoc.errors import AmocError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("amoc.data.synthwalk_cli", "generate the built-in synthetic dataset"),
+    "synth": ("amoc.data.synthwalk.__main__", "generate the built-in synthetic dataset"),
     "fetch": ("amoc.data.fetch", "download/verify/extract a real dataset archive"),
     "index": ("amoc.data.index_cli", "build the tracklet index of a dataset"),
     "cache": ("amoc.data.cache", "decode a dataset once into the uint8 frame cache"),
@@ -17,13 +17,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flow": ("amoc.flow.store", "compute an offline optical-flow store"),
     "pretrain": ("amoc.train.pretrain_motion", "pre-train the motion net on offline flow"),
     "train": ("amoc.train.run", "train one model on one split"),
-    "evaluate": ("amoc.evaluate", "extract features and write result rows"),
-    "aggregate": ("amoc.results", "aggregate result rows over splits"),
-    "collect": ("amoc.collect", "label one experiment's rows and aggregate them"),
+    "evaluate": ("amoc.eval.evaluate", "extract features and write result rows"),
+    "collect": ("amoc.report.collect", "label one experiment's rows and aggregate them"),
     "tables": ("amoc.report.tables", "render the paper's tables"),
     "figures": ("amoc.report.figures", "render the paper's figures"),
     "fig5": ("amoc.report.fig5", "draw Fig. 5 from a trained end-to-end model"),
-    "bench": ("amoc.bench", "print the speed benchmark table"),
+    "bench": ("amoc.bench.__main__", "print the speed benchmark table"),
     "du": ("amoc.disk_usage", "report disk use of every intermediate"),
 }
 

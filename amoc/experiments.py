@@ -19,10 +19,9 @@ import yaml
 
 from amoc.errors import ConfigError
 from amoc.provenance import config_hash
+from amoc.variants import VARIANTS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "config.schema.yaml"
-NEEDS_FLOW = {"rcn", "amoc_offline", "amoc"}
-PRETRAINED_MOTION = {"amoc"}
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
     resolved = {}
     for variant, override in overrides.items():
         spec = _deep_merge(base, override)
-        if spec["model"]["variant"] not in NEEDS_FLOW:
+        if not VARIANTS[spec["model"]["variant"]].uses_flow:
             spec["flow"] = None
         resolved[variant] = spec
     return resolved
@@ -193,7 +192,7 @@ def plan(config: dict) -> Plan:
                 train = dataset_epochs(config, dataset, spec["train"])
                 key = {"dataset": dataset, "model": spec["model"], "train": train,
                        "flow": spec["flow"], "seed": seed}
-                if spec["model"]["variant"] in PRETRAINED_MOTION:
+                if VARIANTS[spec["model"]["variant"]].has_motion_net:
                     key["pretrain"] = pretrain_source(config, dataset)
                 train_hash = config_hash(key)
                 train_jobs.setdefault(train_hash, TrainJob(

@@ -102,7 +102,7 @@ def build_synthwalk_data(root: Path, n_ids: int, min_len: int, max_len: int,
     from amoc.data.cache import build_cache
     from amoc.data.readers import read_dataset
     from amoc.data.splits import make_splits, write_splits
-    from amoc.data.synthwalk import generate_synthwalk
+    from amoc.data.synthwalk.generate import generate_synthwalk
 
     generate_synthwalk(root / "raw", n_ids=n_ids, min_len=min_len, max_len=max_len, seed=0)
     index = read_dataset("synthwalk", root / "raw", min_frames=min_frames)

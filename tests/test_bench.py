@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from amoc import bench
-from amoc.bench_rows import COLUMNS, Row, format_table, torch_threads
-from amoc.bench_train import frame_pairs, make_plan, synthetic_data
+from amoc.bench.__main__ import main as bench_main
+from amoc.bench.evaluation import benchmark_mars_sized
+from amoc.bench.rows import COLUMNS, Row, format_table, torch_threads
+from amoc.bench.train import frame_pairs, make_plan, synthetic_data
+from amoc.eval.metrics import PROTOCOLS
 from amoc.flow.methods import FLOW_METHODS
 
 EXPECTED = [
@@ -42,7 +44,7 @@ def quick_table(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     out = tmp_path_factory.mktemp("bench") / "table.md"
     printed = io.StringIO()
     with redirect_stdout(printed):
-        assert bench.main(["--quick", "--device", "cpu", "--out", str(out)]) == 0
+        assert bench_main(["--quick", "--device", "cpu", "--out", str(out)]) == 0
     return printed.getvalue(), out
 
 
@@ -101,3 +103,12 @@ def test_torch_threads_restores_the_thread_count() -> None:
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("noise", [0.0, 2.0])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_benchmark_small(protocol: str, noise: float) -> None:
+    out = benchmark_mars_sized(n_query=40, n_gallery=300, seed=1, protocol=protocol,
+                               noise=noise)
+    assert out["agree"] and out["ours_s"] > 0 and out["reference_s"] > 0
+    assert out["speedup"] == pytest.approx(out["reference_s"] / out["ours_s"])

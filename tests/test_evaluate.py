@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from test_train_toy import build_toy, tiny_model_config
 
-from amoc.evaluate import main, probe_gallery
-from amoc.results import CMC_COLUMNS, read_rows
+from amoc.eval.evaluate import main, probe_gallery
+from amoc.report.results import CMC_COLUMNS, read_rows
 from amoc.train.run import main as train_main
 
 

@@ -15,17 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from amoc.bench_train import SyntheticData, make_plan, synthetic_data
+from amoc.bench.train import SyntheticData, make_plan, synthetic_data
 from amoc.models import ModelConfig, build_model
-from amoc.train.loop import (
-    PairBatch,
-    autocast_for,
-    host_batches,
-    load_pairs,
-    pair_loss,
-    to_device_pairs,
-    train_one_epoch,
-)
+from amoc.train.batches import PairBatch, host_batches, load_pairs, to_device_pairs
+from amoc.train.loop import autocast_for, pair_loss, train_one_epoch
 from amoc.train.run import enable_cudnn_autotune
 
 CPU = torch.device("cpu")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from test_train_toy import tiny_model_config
 
-from amoc.features import extract_features, tta_distmat, tta_params, window
-from amoc.metrics import euclidean_distmat
+from amoc.eval.features import extract_features, tta_distmat, tta_params, window
+from amoc.eval.metrics import euclidean_distmat
 from amoc.models import ModelConfig, build_model
 
 

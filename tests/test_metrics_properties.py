@@ -1,4 +1,4 @@
-"""Property tests of amoc.metrics: exact agreement with the per-query reference, invariances."""
+"""Property tests of amoc.eval.metrics: exact agreement with the per-query reference, invariances."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amoc import metrics
-from amoc.metrics_reference import reference_evaluate
+from amoc.eval import metrics
+from amoc.eval.reference import reference_evaluate
 
 PROTOCOL = st.sampled_from(metrics.PROTOCOLS)
 

@@ -10,13 +10,14 @@ from amoc.models import (
     FUSION_METHODS,
     PAPER_MOTION_WIDTH,
     POOLINGS,
-    VARIANTS,
     ModelConfig,
     MotionNet,
     Preprocess,
     build_model,
     frame_pairs,
 )
+from amoc.models.motion import CONTRACTING
+from amoc.variants import VARIANTS
 
 NUM_CLASSES = 7
 B, T = 1, 3
@@ -86,11 +87,12 @@ def test_motion_net_rejects_size_not_divisible_by_8():
 
 
 def test_motion_net_widths_follow_flownets_scheme():
-    convs = [m[0] for m in MotionNet(width=PAPER_MOTION_WIDTH).contracting]
+    paper, narrow_net = MotionNet(width=PAPER_MOTION_WIDTH), MotionNet(width=0.25)
+    convs = [getattr(paper, name)[0] for name, *_ in CONTRACTING]
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256]
     assert [c.kernel_size[0] for c in convs] == [7, 3, 5, 3, 5, 3]
     assert [c.stride[0] for c in convs] == [2, 1, 2, 1, 2, 1]
-    narrow = [m[0].out_channels for m in MotionNet(width=0.25).contracting]
+    narrow = [getattr(narrow_net, name)[0].out_channels for name, *_ in CONTRACTING]
     assert narrow == [16, 16, 32, 32, 64, 64]
 
 

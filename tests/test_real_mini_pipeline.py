@@ -31,7 +31,7 @@ from amoc.data.splits import make_splits, write_splits
 from amoc.flow.layout import FlowStore, index_fingerprint
 from amoc.flow.store import build_flow_store
 from amoc.report.fig5 import fig5_panels
-from amoc.results import COLUMNS, read_rows
+from amoc.report.results import COLUMNS, read_rows
 from amoc.train import pretrain_motion
 from amoc.train.checkpoint import load_model, read_checkpoint
 
@@ -139,12 +139,12 @@ def train_commands(p: Pipeline) -> dict[str, list[str]]:
 
 
 def report_commands(p: Pipeline) -> dict[str, list[str]]:
-    """``amoc.evaluate`` for both trained models and ``amoc.report.fig5`` for the amoc one."""
+    """``amoc.eval.evaluate`` for both trained models and ``amoc.report.fig5`` for the amoc one."""
     commands = {}
     for variant, method in VARIANT_FLOW.items():
         p.rows[variant] = p.root / "rows" / variant / "split0.parquet"
         commands[f"{p.name} evaluate {variant}"] = [
-            "amoc.evaluate", "--model", str(p.models[variant]), "--cache", str(p.cache),
+            "amoc.eval.evaluate", "--model", str(p.models[variant]), "--cache", str(p.cache),
             "--split", str(p.split), "--flow-store", str(p.flows[method]),
             "--eval-config", json.dumps(EVAL), "--dataset", p.name, "--experiment", "real_mini",
             "--out", str(p.rows[variant])]

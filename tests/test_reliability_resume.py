@@ -1,6 +1,6 @@
 """Reliability: a SIGKILLed training resumes to the same model; runs are reproducible by seed.
 
-Library level: `python -m amoc.train.run` / `python -m amoc.evaluate` as subprocesses on a tiny
+Library level: `python -m amoc.train.run` / `python -m amoc.eval.evaluate` as subprocesses on a tiny
 synthwalk cache built by the data modules. Workflow level: see test_reliability_workflow.py.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from amoc.evaluate import main as evaluate_main
+from amoc.eval.evaluate import main as evaluate_main
 from amoc.train.checkpoint import read_checkpoint
 from tests.faults import (
     ENV,

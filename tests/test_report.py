@@ -11,7 +11,7 @@ import pytest
 from amoc.errors import ConfigError
 from amoc.report import reference, tables
 from amoc.report.compare import comparison
-from amoc.results import LengthMetrics, aggregate, make_rows, select, write_summary
+from amoc.report.results import LengthMetrics, aggregate, make_rows, select, write_summary
 
 
 def model_rows(dataset: str, variant: str, rank1s, experiment: str = "table1") -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from amoc.report import figures
-from amoc.results import LengthMetrics, ResultsError, aggregate, make_rows, write_summary
+from amoc.report.results import LengthMetrics, ResultsError, aggregate, make_rows, write_summary
 
 LENGTHS = (1, 2, 4, 8, 16, 32, 64, 128)
 VARIANTS = ("baseline_lk", "amoc_e2e_epic", "margin_1", "margin_2", "emb_64", "emb_128")

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amoc import results
-from amoc.results import (
+from amoc.report.results import (
     COLUMNS,
     LengthMetrics,
     ResultsError,
@@ -20,6 +19,7 @@ from amoc.results import (
     select,
     validate_rows,
     write_rows,
+    write_summary,
 )
 
 
@@ -140,13 +140,13 @@ def test_aggregate_keeps_test_lengths_apart_and_rejects_duplicates():
         aggregate(pd.concat([df, rows_for(1, 0.7)]))
 
 
-def test_cli_writes_parquet_and_csv(tmp_path):
+def test_summary_is_written_as_parquet_and_csv(tmp_path):
     paths = []
     for split, rank1 in enumerate((0.5, 0.7)):
         paths.append(tmp_path / f"split{split}.parquet")
         write_rows(rows_for(split, rank1, lengths=(1, 128)), paths[-1])
     out = tmp_path / "summary" / "summary.parquet"
-    assert results.main(["--rows", *map(str, paths), "--out", str(out)]) == 0
+    write_summary(aggregate(read_rows(paths)), out)
     summary = read_summary(out)
     assert len(summary) == 2 and (tmp_path / "summary" / "summary.csv").stat().st_size > 0
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from amoc.cli import run_command
-from amoc.data import synthwalk
 from amoc.data.ilidsvid import read_ilidsvid
-from amoc.data.synthwalk import MANIFEST, generate_synthwalk
-from amoc.data.synthwalk_cli import main as cli_main
-from amoc.data.synthwalk_identity import build_identities
+from amoc.data.synthwalk import generate as synthwalk
+from amoc.data.synthwalk.__main__ import main as cli_main
+from amoc.data.synthwalk.generate import MANIFEST, generate_synthwalk
+from amoc.data.synthwalk.identity import build_identities
 from amoc.errors import ConfigError, DatasetError
 
 SMALL = {"n_ids": 8, "min_len": 36, "max_len": 44, "seed": 11, "twin_fraction": 0.5}

@@ -11,15 +11,9 @@ from test_train_toy import build_toy, tiny_model_config
 from amoc.data.cache import FrameCache
 from amoc.flow.layout import FlowStore
 from amoc.models import ModelConfig, build_model
+from amoc.train.batches import PairBatch, host_batches, load_pairs, to_device_pairs
 from amoc.train.clips import prefetched
-from amoc.train.loop import (
-    PairBatch,
-    host_batches,
-    load_pairs,
-    pair_loss,
-    to_device_pairs,
-    train_one_epoch,
-)
+from amoc.train.loop import pair_loss, train_one_epoch
 from amoc.train.sampling import build_train_set, sample_epoch
 
 CPU = torch.device("cpu")

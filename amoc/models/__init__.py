@@ -8,7 +8,6 @@ from amoc.models.motion import MotionNet, MotionOutput
 from amoc.models.preprocess import Preprocess, downsample_half, frame_pairs
 from amoc.models.spatial import SpatialNet
 from amoc.models.temporal import POOLINGS, RecurrentAccumulator
-from amoc.models.variants import VARIANTS, VariantSpec
 
 __all__ = [
     "DEFAULT_MOTION_WIDTH",
@@ -16,7 +15,6 @@ __all__ = [
     "FUSION_METHODS",
     "PAPER_MOTION_WIDTH",
     "POOLINGS",
-    "VARIANTS",
     "AmocNet",
     "AmocOutput",
     "ModelConfig",
@@ -26,7 +24,6 @@ __all__ = [
     "RecurrentAccumulator",
     "SpatialNet",
     "TwoStreamEncoder",
-    "VariantSpec",
     "build_model",
     "count_parameters",
     "downsample_half",

@@ -8,19 +8,20 @@ time. Siamese weight sharing (Fig. 1) is the caller's: run the same model on bot
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
-from amoc.errors import ConfigError
+from amoc.errors import CheckpointError, ConfigError
 from amoc.models.config import ModelConfig
 from amoc.models.fusion import TwoStreamEncoder
 from amoc.models.motion import MotionNet, MotionOutput
 from amoc.models.preprocess import Preprocess, downsample_half, frame_pairs
 from amoc.models.spatial import SPATIAL_INPUT_HW, SpatialNet
 from amoc.models.temporal import POOLINGS, RecurrentAccumulator
-from amoc.models.variants import VARIANTS
+from amoc.variants import VARIANTS
 
 RGB_CHANNELS = 3
 FLOW_CHANNELS = 2
@@ -68,6 +69,23 @@ class AmocNet(nn.Module):
         self.pool = POOLINGS[cfg.pooling]
         self.classifier = nn.Linear(cfg.embedding, cfg.num_classes, bias=False)  # S of Eq. 8
 
+
+    @classmethod
+    def from_checkpoint(cls, payload: Mapping[str, Any], source: str = "checkpoint") -> AmocNet:
+        """Rebuild a trained model from an "amoc-model" checkpoint payload, in eval mode.
+
+        The payload carries its own ``model_config``, so no flags are needed (nanoGPT-style).
+
+        Raises:
+            CheckpointError: weights that do not fit the saved config (``source`` names the file).
+        """
+        model = cls(ModelConfig.from_dict(payload["model_config"]))
+        try:
+            model.load_state_dict(payload["model_state"])
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"{source}: weights do not match the saved model config: {err}") from err
+        return model.eval()
     def forward(self, frames: torch.Tensor, flow: torch.Tensor | None = None) -> AmocOutput:
         """Encode a batch of clips.
 

@@ -8,7 +8,7 @@ from typing import Any
 from amoc.errors import ConfigError
 from amoc.models.fusion import FUSION_LAYERS, FUSION_METHODS
 from amoc.models.temporal import POOLINGS
-from amoc.models.variants import VARIANTS
+from amoc.variants import VARIANTS
 
 PAPER_MOTION_WIDTH = 1.0
 DEFAULT_MOTION_WIDTH = 0.25
@@ -37,7 +37,7 @@ class ModelConfig:
 
     Attributes:
         num_classes: training identities (softmax size, Eq. 8).
-        variant: key of amoc.models.variants.VARIANTS.
+        variant: key of amoc.variants.VARIANTS.
         fusion: "concat", "sum" or "max" (Eq. 1-3); ignored by single-stream variants.
         fusion_layer: tanh1, pool1, tanh2, pool2, tanh3, pool3 or fc (Table II); ignored by
             single-stream variants. The paper's best: concat at pool2.

@@ -17,6 +17,12 @@ input size. Everything else is left open and chosen here:
   an unbounded regression target.
 * Upsampling of a coarser prediction: a learned 4x4 stride-2 transposed convolution 2 -> 2 without
   bias (FlowNetS). All predictions are in pixels of the Pred3 grid (see amoc.losses.motion).
+* Layer names follow FlowNetS, so weights map one to one: conv1, conv1_1, conv2, conv2_1, conv3,
+  conv3_1 (each a Sequential of the convolution and its tanh), predict_flow1, deconv2,
+  upsample_flow1, predict_flow2, deconv1, upsample_flow2, predict_flow3 (Pred1..Pred3).
+* Initialisation: PyTorch's default for every layer (weights Kaiming-uniform with a = sqrt(5),
+  biases uniform in +-1/sqrt(fan_in)), drawn from the global torch generator in the order of the
+  list above; the paper states none, and pre-training (Eq. 12-14) starts from it.
 """
 
 from __future__ import annotations
@@ -80,21 +86,19 @@ class MotionNet(nn.Module):
 
     def __init__(self, width: float = 1.0, in_channels: int = 6) -> None:
         super().__init__()
-        layers = []
         c_in = in_channels
-        for _name, base, kernel, stride in CONTRACTING:
+        for name, base, kernel, stride in CONTRACTING:
             c_out = scaled_width(base, width)
-            layers.append(_conv_tanh(c_in, c_out, kernel, stride))
+            self.add_module(name, _conv_tanh(c_in, c_out, kernel, stride))
             c_in = c_out
-        self.contracting = nn.ModuleList(layers)
         c1, c2, c3 = (scaled_width(b, width) for b in (64, 128, 256))
-        self.pred1 = _predict(c3)
+        self.predict_flow1 = _predict(c3)
         self.deconv2 = _deconv_tanh(c3, c2)
-        self.up_pred1 = _upsample_flow()
-        self.pred2 = _predict(2 * c2 + 2)
+        self.upsample_flow1 = _upsample_flow()
+        self.predict_flow2 = _predict(2 * c2 + 2)
         self.deconv1 = _deconv_tanh(2 * c2 + 2, c1)
-        self.up_pred2 = _upsample_flow()
-        self.pred3 = _predict(2 * c1 + 2)
+        self.upsample_flow2 = _upsample_flow()
+        self.predict_flow3 = _predict(2 * c1 + 2)
 
     def forward(self, pair: torch.Tensor) -> MotionOutput:
         """Predict flow from the first to the second frame of each pair.
@@ -110,15 +114,12 @@ class MotionNet(nn.Module):
         """
         if pair.shape[-2] % INPUT_MULTIPLE or pair.shape[-1] % INPUT_MULTIPLE:
             raise ValueError(f"MotionNet needs H and W divisible by 8, got {tuple(pair.shape)}")
-        feats = []
-        x = pair
-        for layer in self.contracting:
-            x = layer(x)
-            feats.append(x)
-        conv1_1, conv2_1, conv3_1 = feats[1], feats[3], feats[5]
-        pred1 = self.pred1(conv3_1)  # (N, 2, H/8, W/8)
-        x = torch.cat([conv2_1, self.deconv2(conv3_1), self.up_pred1(pred1)], dim=1)
-        pred2 = self.pred2(x)  # (N, 2, H/4, W/4)
-        x = torch.cat([conv1_1, self.deconv1(x), self.up_pred2(pred2)], dim=1)
-        pred3 = self.pred3(x)  # (N, 2, H/2, W/2)
+        conv1_1 = self.conv1_1(self.conv1(pair))  # (N, c1, H/2, W/2)
+        conv2_1 = self.conv2_1(self.conv2(conv1_1))  # (N, c2, H/4, W/4)
+        conv3_1 = self.conv3_1(self.conv3(conv2_1))  # (N, c3, H/8, W/8)
+        pred1 = self.predict_flow1(conv3_1)  # (N, 2, H/8, W/8)
+        x = torch.cat([conv2_1, self.deconv2(conv3_1), self.upsample_flow1(pred1)], dim=1)
+        pred2 = self.predict_flow2(x)  # (N, 2, H/4, W/4)
+        x = torch.cat([conv1_1, self.deconv1(x), self.upsample_flow2(pred2)], dim=1)
+        pred3 = self.predict_flow3(x)  # (N, 2, H/2, W/2)
         return MotionOutput(pred1, pred2, pred3)

@@ -60,7 +60,7 @@ def comparison(
     """Tidy comparison of `summary` (one experiment, one test length) with the paper's `table`.
 
     Args:
-        summary: aggregated rows already narrowed by `amoc.results.select`.
+        summary: aggregated rows already narrowed by `amoc.report.results.select`.
         table: `table1`..`table4`.
         ours: for table3/table4, the variant(s) shown as our method (default amoc_e2e_epic).
     Returns:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from amoc.atomic import write_atomic
 from amoc.cli import run_command
 from amoc.report.reference import dataset_label, find_paper_row, load_reference
-from amoc.results import CMC_COLUMNS, ResultsError, read_summary, select
+from amoc.report.results import CMC_COLUMNS, ResultsError, read_summary, select
 
 log = logging.getLogger(__name__)
 FIGURES = ("fig6a", "fig6b", "fig6c", "fig6d", "cmc")
@@ -242,7 +242,7 @@ def _parse_map(items: Sequence[str] | None) -> dict[str, float] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: draw one figure from a summary written by `amoc aggregate`."""
+    """CLI: draw one figure from a summary written by `amoc collect`."""
     parser = argparse.ArgumentParser(prog="amoc figures", description=__doc__)
     parser.add_argument("--summary", required=True)
     parser.add_argument("--figure", required=True, choices=FIGURES)

@@ -19,7 +19,7 @@ from amoc.cli import run_command
 from amoc.report.compare import comparison
 from amoc.report.reference import TABLES, dataset_label, reference_table, source_label
 from amoc.report.render import to_latex, to_markdown
-from amoc.results import read_summary, select
+from amoc.report.results import read_summary, select
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,9 @@ def write_table(texts: dict[str, str], out_dir: str | os.PathLike, name: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: render one table from a summary written by `amoc aggregate`."""
+    """CLI: render one table from a summary written by `amoc collect`."""
     parser = argparse.ArgumentParser(prog="amoc tables", description=__doc__)
-    parser.add_argument("--summary", required=True, help="summary Parquet from amoc aggregate")
+    parser.add_argument("--summary", required=True, help="summary Parquet from amoc collect")
     parser.add_argument("--table", required=True, choices=TABLES)
     parser.add_argument("--experiment", required=True, help="experiment whose rows feed the table")
     parser.add_argument("--out-dir", required=True, help="writes NAME.md, NAME.tex, NAME.csv")

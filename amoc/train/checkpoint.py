@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from amoc.atomic import write_atomic
 from amoc.errors import CheckpointError
-from amoc.models import ModelConfig, build_model
+from amoc.models import AmocNet
 from amoc.provenance import code_version, library_versions
 
 log = logging.getLogger(__name__)
@@ -111,24 +112,38 @@ def check_config(path: str | os.PathLike, what: str, saved: dict[str, Any],
                               " delete the checkpoint or use the matching config")
 
 
-def model_from_payload(payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
-    """Rebuild the model of an "amoc-model" checkpoint payload, in eval mode on the CPU.
-
-    Raises:
-        CheckpointError: weights that do not fit the saved config.
-    """
-    model = build_model(ModelConfig.from_dict(payload["model_config"]))
-    try:
-        model.load_state_dict(payload["model_state"])
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not match the saved model config: {err}") from err
-    return model.eval()
-
-
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a trained model from its checkpoint file alone, in eval mode.
 
     Raises:
         CheckpointError: unreadable file or weights that do not fit the saved config.
     """
-    return model_from_payload(read_checkpoint(path, "amoc-model"), path).to(map_location)
+    return AmocNet.from_checkpoint(read_checkpoint(path, "amoc-model"), str(path)).to(map_location)
+
+
+class Resumable(Protocol):
+    """A training state that checkpoints itself (``Run``, ``Pretrain``)."""
+
+    def save(self, path: Path, **extra: object) -> None: ...
+
+    def resume(self, path: Path) -> None: ...
+
+
+def train_resumably(state: Resumable, out: str | os.PathLike, train: Callable[[Path], None], *,
+                    start: Callable[[], None] | None = None,
+                    finish: Callable[[], dict[str, Any]] | None = None) -> None:
+    """partial -> resume -> train -> save -> unlink, the same for training and pre-training.
+
+    A killed job leaves ``<out>.partial``; the next run resumes from it exactly instead of
+    starting over (``start`` runs only on a fresh start). ``train`` gets the partial path to
+    checkpoint to; ``finish`` returns extra fields for the final checkpoint.
+    """
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    if partial.is_file():
+        state.resume(partial)
+    elif start is not None:
+        start()
+    train(partial)
+    state.save(out, **(finish() if finish else {}))
+    partial.unlink(missing_ok=True)

@@ -17,7 +17,8 @@ import torch
 from amoc.data.cache import FrameCache
 from amoc.errors import ConfigError, DatasetError
 from amoc.flow.layout import FlowStore, index_fingerprint
-from amoc.models import VARIANTS, ModelConfig
+from amoc.models import ModelConfig
+from amoc.variants import VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def read_split(path: str | os.PathLike) -> dict[str, Any]:
 def needs_offline_flow(model_config: dict[str, Any] | ModelConfig) -> bool:
     """Whether the variant reads the offline flow store (``rcn``, ``amoc_offline``)."""
     variant = model_config["variant"] if isinstance(model_config, dict) else model_config.variant
-    return VARIANTS[variant].flow_source == "offline"
+    return VARIANTS[variant].reads_offline_flow
 
 
 def open_flow(cache: FrameCache, flow_dir: str | os.PathLike | None,

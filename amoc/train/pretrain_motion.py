@@ -37,9 +37,11 @@ from amoc.train.checkpoint import (
     restore_rng_states,
     rng_states,
     save_checkpoint,
+    train_resumably,
 )
 from amoc.train.clips import gather_clips, gather_flow, to_unit_float
 from amoc.train.inputs import open_flow, parse_json_arg, read_split, resolve_device
+from amoc.train.loop import descend
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +153,7 @@ class Pretrain:
         flips = self.rng.random(c.batch_pairs) < (0.5 if c.flip else 0.0)
         pairs, target = load_batch(frames, flow, batch, preprocess, self.device, shifts, flips)
         loss = multiscale_motion_loss(*self.net(pairs), target).total
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        descend(self.net, self.optimizer, loss, grad_clip=0)
         self.iteration += 1
         return float(loss.detach())
 
@@ -196,18 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     pids = read_split(args.split)["train_pids"] if args.split else None
     rows, held = pair_rows(cache.index, pids, cfg.heldout_tracklets, cfg.seed)
     state = Pretrain(args.width, cfg, resolve_device(cfg.device))
-    out, partial = Path(args.out), Path(f"{args.out}.partial")
-    if partial.is_file():
-        state.resume(partial)
-    run_pretrain(state, cache.frames, flow, rows, partial)
-    epe, zero = heldout_epe(state.net, cache.frames, flow, held, state.device)
-    log.info("held-out EPE %.3f px vs zero-flow EPE %.3f px (%d pairs)", epe, zero, len(held))
-    state.save(out, heldout_epe=epe, zero_flow_epe=zero, heldout_pairs=len(held))
-    partial.unlink(missing_ok=True)
+
+    heldout: dict[str, float | int] = {}
+
+    def finish() -> dict[str, float | int]:
+        epe, zero = heldout_epe(state.net, cache.frames, flow, held, state.device)
+        log.info("held-out EPE %.3f px vs zero-flow EPE %.3f px (%d pairs)", epe, zero, len(held))
+        heldout.update(heldout_epe=epe, zero_flow_epe=zero, heldout_pairs=len(held))
+        return heldout
+
+    train_resumably(state, args.out,
+                    lambda partial: run_pretrain(state, cache.frames, flow, rows, partial),
+                    finish=finish)
     if args.log_json:
         write_json_atomic(args.log_json, {
-            "history": state.history, "heldout_epe": epe, "zero_flow_epe": zero,
-            "heldout_pairs": len(held), "train_pairs": len(rows),
+            "history": state.history, **heldout, "train_pairs": len(rows),
             "train_seconds": state.train_seconds, "pretrain_config": cfg.to_dict()})
     return 0
 

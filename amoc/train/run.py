@@ -38,6 +38,7 @@ from amoc.train.checkpoint import (
     restore_rng_states,
     rng_states,
     save_checkpoint,
+    train_resumably,
 )
 from amoc.train.inputs import (
     needs_offline_flow,
@@ -105,14 +106,14 @@ class Run:
         self.epoch, self.train_seconds, self.history = 0, 0.0, []
         self.motion_init: str | None = None
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, **extra: object) -> None:
         """Checkpoint everything needed to resume or to rebuild the model."""
         save_checkpoint(path, kind="amoc-model", model=self.model,
                         model_config=asdict(self.mcfg), optimizer=self.optimizer.state_dict(),
                         epoch=self.epoch, rng=rng_states(self.rng),
                         train_config=self.tcfg.to_dict(), seed=self.tcfg.seed,
                         device=str(self.device), train_seconds=self.train_seconds,
-                        history=self.history, motion_init=self.motion_init)
+                        history=self.history, motion_init=self.motion_init, **extra)
 
     def resume(self, path: Path) -> None:
         """Restore the state saved by ``save`` after checking both configs match."""
@@ -182,15 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(tcfg.device)
     enable_cudnn_autotune(device)
     run = Run(mcfg, tcfg, device)
-    out, partial = Path(args.out), Path(f"{args.out}.partial")
-    if partial.is_file():
-        run.resume(partial)
-    elif args.motion_init:
-        load_motion_init(run.model, args.motion_init, mcfg.motion_width)
-        run.motion_init = str(args.motion_init)
-    fit(run, train, cache.frames, flow, partial)
-    run.save(out)
-    partial.unlink(missing_ok=True)
+
+    def start() -> None:
+        if args.motion_init:
+            load_motion_init(run.model, args.motion_init, mcfg.motion_width)
+            run.motion_init = str(args.motion_init)
+
+    train_resumably(run, args.out, lambda partial: fit(run, train, cache.frames, flow, partial),
+                    start=start)
     if args.log_json:
         write_json_atomic(args.log_json, {
             "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),

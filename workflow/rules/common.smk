@@ -6,6 +6,7 @@ import shlex
 from snakemake.utils import validate
 
 from amoc.experiments import plan, pretrain_source, validate_config
+from amoc.variants import VARIANTS
 
 validate(config, "../../config/config.schema.yaml")
 validate_config(config)
@@ -85,10 +86,15 @@ def all_outputs():
     return outs
 
 
+def variant_spec(job):
+    """The variant registry's entry for a training job (which inputs it needs)."""
+    return VARIANTS[job.model["variant"]]
+
+
 def fig5_datasets():
     """Fig. 5 is drawn for every dataset that has an end-to-end AMOC model."""
     return sorted(
-        {j.dataset for j in PLAN.train_jobs.values() if j.model["variant"] == "amoc"}
+        {j.dataset for j in PLAN.train_jobs.values() if variant_spec(j).has_motion_net}
     )
 
 
@@ -98,7 +104,7 @@ def fig5_job(dataset):
         PLAN.train_jobs[m.train_hash]
         for m in PLAN.members
         if m.dataset == dataset
-        and PLAN.train_jobs[m.train_hash].model["variant"] == "amoc"
+        and variant_spec(PLAN.train_jobs[m.train_hash]).has_motion_net
     ]
     return jobs[0]
 
@@ -136,9 +142,9 @@ def train_inputs(wildcards):
         "cache": cache_dir(job.dataset),
         "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
     }
-    if job.flow is not None and job.model["variant"] != "amoc":
+    if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
-    if job.model["variant"] == "amoc":
+    if variant_spec(job).has_motion_net:
         inputs["motion"] = motion_init(job)
     return inputs
 
@@ -158,17 +164,12 @@ def eval_inputs(wildcards):
         "cache": cache_dir(job.dataset),
         "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
     }
-    if job.flow is not None and job.model["variant"] != "amoc":
+    if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
     return inputs
 
 
-FIGURE_OF_KIND = {
-    "fig6a": "fig6a",
-    "fig6b": "fig6b",
-    "fig6c": "fig6c",
-    "fig6d": "fig6d",
-}
+FIGURE_KINDS = ("fig6a", "fig6b", "fig6c", "fig6d")
 
 
 def member_args(wildcards):

@@ -21,7 +21,7 @@ rule synthwalk:
             for k, v in sorted(DATASETS[w.dataset]["synthwalk"].items())
         ),
     shell:
-        "python -m amoc.data.synthwalk_cli --out {output} {params.args} 2> {log}"
+        "python -m amoc.data.synthwalk --out {output} {params.args} 2> {log}"
 
 
 rule fetch:

@@ -19,7 +19,7 @@ rule collect:
     params:
         members=member_args,
     shell:
-        "python -m amoc.collect --experiment {wildcards.experiment} {params.members} "
+        "python -m amoc.report.collect --experiment {wildcards.experiment} {params.members} "
         "--rows {output.rows} --summary {output.summary} 2> {log}"
 
 
@@ -68,7 +68,7 @@ rule figure:
         "results/benchmarks/figure/{experiment}.tsv"
     wildcard_constraints:
         experiment="|".join(
-            e for e, x in config["experiments"].items() if x["kind"] in FIGURE_OF_KIND
+            e for e, x in config["experiments"].items() if x["kind"] in FIGURE_KINDS
         )
         or "NONE",
     conda:
@@ -77,7 +77,7 @@ rule figure:
     resources:
         mem_mb=1000,
     params:
-        kind=lambda w: FIGURE_OF_KIND[config["experiments"][w.experiment]["kind"]],
+        kind=lambda w: config["experiments"][w.experiment]["kind"],
         test_length=lambda w: report_test_length(w.experiment),
     shell:
         "python -m amoc.report.figures --summary {input} --figure {params.kind} "

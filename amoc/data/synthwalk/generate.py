@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from amoc.atomic import write_json_atomic
-from amoc.data.synthwalk_identity import Identity, build_identities
-from amoc.data.synthwalk_render import (
+from amoc.data.synthwalk.identity import Identity, build_identities
+from amoc.data.synthwalk.render import (
     HEIGHT,
     WIDTH,
     CameraStyle,

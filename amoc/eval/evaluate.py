@@ -1,7 +1,7 @@
-"""Evaluate a trained model on a split's test persons: ``python -m amoc.evaluate``.
+"""Evaluate a trained model on a split's test persons: ``python -m amoc.eval.evaluate``.
 
 Usage:
-    python -m amoc.evaluate --model model.pt --cache DIR --split FILE [--flow-store DIR]
+    python -m amoc.eval.evaluate --model model.pt --cache DIR --split FILE [--flow-store DIR]
         --eval-config JSON --out rows.parquet --dataset NAME [--experiment E] [--variant V]
 
 Probe/gallery: on iLIDS-VID, PRID-2011 and synthwalk the test persons' camera-0 sequences are the
@@ -25,11 +25,12 @@ from torch import nn
 from amoc.cli import run_command
 from amoc.config import EvalConfig
 from amoc.data.cache import FrameCache
-from amoc.features import extract_features, tta_distmat
-from amoc.metrics import evaluate
+from amoc.eval.features import extract_features, tta_distmat
+from amoc.eval.metrics import evaluate
+from amoc.models import AmocNet
 from amoc.provenance import code_version, config_hash, library_versions
-from amoc.results import LengthMetrics, make_rows, write_rows
-from amoc.train.checkpoint import model_from_payload, read_checkpoint
+from amoc.report.results import LengthMetrics, make_rows, write_rows
+from amoc.train.checkpoint import read_checkpoint
 from amoc.train.inputs import (
     needs_offline_flow,
     open_flow,
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EvalConfig.from_dict(parse_json_arg(args.eval_config, "--eval-config"))
     payload = read_checkpoint(args.model, "amoc-model")
     device = resolve_device(cfg.device)
-    model = model_from_payload(payload, args.model).to(device)
+    model = AmocNet.from_checkpoint(payload, args.model).to(device)
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     split = read_split(args.split)

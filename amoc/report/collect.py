@@ -13,10 +13,10 @@ import logging
 import pandas as pd
 
 from amoc.atomic import write_atomic
-from amoc.results import (
+from amoc.cli import run_command
+from amoc.report.results import (
     COLUMNS,
-    GROUP_KEYS,
-    METRIC_COLUMNS,
+    SUMMARY_COLUMNS,
     aggregate,
     read_rows,
     write_rows,
@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 
 def empty_summary() -> pd.DataFrame:
     """The summary of an experiment with nothing to run here (tables then show only the paper)."""
-    stats = [f"{col}_{stat}" for col in METRIC_COLUMNS for stat in ("mean", "std")]
-    return pd.DataFrame({col: [] for col in [*GROUP_KEYS, "n_splits", *stats]})
+    return pd.DataFrame({col: [] for col in SUMMARY_COLUMNS})
 
 
 def collect(experiment: str, members: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
@@ -58,7 +57,7 @@ def _parse_members(groups: list[list[str]]) -> list[tuple[str, str, list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: `python -m amoc.collect --experiment E --member V D F... --rows R --summary S`."""
+    """CLI: `python -m amoc.report.collect --experiment E --member V D F... --rows R --summary S`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--experiment", required=True)
     parser.add_argument("--member", nargs="+", action="append", default=[],
@@ -77,6 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from amoc.cli import run_command
-
     raise SystemExit(run_command(main))

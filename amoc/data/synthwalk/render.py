@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from amoc.data.synthwalk_figure import draw_figure, pose_at
-from amoc.data.synthwalk_identity import Identity
+from amoc.data.synthwalk.figure import draw_figure, pose_at
+from amoc.data.synthwalk.identity import Identity
 
 HEIGHT, WIDTH = 128, 64
 

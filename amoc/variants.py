@@ -1,4 +1,4 @@
-"""The model variants of Table I, as an explicit registry.
+"""The model variants of Table I, as an explicit registry (torch-free: the workflow reads it).
 
 * ``rcn``: the baseline (McLaughlin et al. 2016): one spatial stream on 5 channels, YUV of frame t
   plus 2 offline-flow channels, no fusion.
@@ -25,6 +25,21 @@ class VariantSpec:
 
     flow_source: str
     two_stream: bool
+
+    @property
+    def uses_flow(self) -> bool:
+        """A flow method applies: an offline store, or the motion net's pre-training target."""
+        return self.flow_source != "none"
+
+    @property
+    def reads_offline_flow(self) -> bool:
+        """Training and evaluation read an offline flow store."""
+        return self.flow_source == "offline"
+
+    @property
+    def has_motion_net(self) -> bool:
+        """End-to-end: a motion net, initialised from a pre-trained one (Eq. 12-14)."""
+        return self.flow_source == "motion_net"
 
 
 VARIANTS: dict[str, VariantSpec] = {

@@ -32,7 +32,6 @@ reference's stable argsort sees. NaN distances are rejected by the screening pas
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from numbers import Integral
 from typing import Any, NamedTuple
@@ -40,9 +39,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from amoc import metrics_reference
-
 PROTOCOLS = ("official", "torchreid")
+NO_VALID_QUERY = "no query has a valid match in the gallery"
 _CHUNK_ELEMENTS = 1 << 24  # distances per query chunk (screening memory: ~1/16 of the chunk)
 _DENSE_ELEMENTS = 1 << 22  # distances per step of the bucketed path (bounds it to ~60 MB)
 _GROUP_SIZE = 16  # columns per screening group (see `_candidates`)
@@ -331,7 +329,7 @@ def evaluate_detailed(
     counted = has_match if protocol == "torchreid" else torch.ones_like(has_match)
     n_valid = int(counted.sum())
     if n_valid == 0:
-        raise ValueError(metrics_reference.NO_VALID_QUERY)
+        raise ValueError(NO_VALID_QUERY)
     hits = first[has_match].clamp(max=max_rank + 1) - 1  # 0-based rank, max_rank = beyond
     cmc = torch.bincount(hits, minlength=max_rank + 1)[:max_rank].cumsum(0).double() / n_valid
     return EvalResult(
@@ -385,42 +383,3 @@ def mean_distmat(distmats: Sequence[torch.Tensor]) -> torch.Tensor:
     if len(shapes) != 1:
         raise ValueError(f"distmats have different shapes: {sorted(shapes)}")
     return torch.stack(list(distmats)).mean(0)
-
-
-def benchmark_mars_sized(
-    n_query: int = 1980, n_gallery: int = 12180, seed: int = 0, protocol: str = "official",
-    repeats: int = 3, noise: float = 0.0,
-) -> dict:
-    """Time `evaluate` against the per-query NumPy reference on a synthetic MARS-like problem.
-
-    Args:
-        n_query: number of queries (MARS: 1980).
-        n_gallery: gallery size (MARS official: 12180, torchreid: 9330).
-        seed: seed of the synthetic problem (`metrics_reference.synthetic_mars_problem`).
-        protocol: one of `PROTOCOLS`.
-        repeats: timed runs of `evaluate` (the best counts); the reference runs once.
-        noise: standard deviation of Gaussian noise added to the distances. The synthetic problem
-            ranks almost perfectly (mAP ~0.99), which favours the sparse path; noise 1 gives
-            mAP ~0.87 and noise 3 ~0.1 (official, 1980 x 12180), timing the bucketed path.
-
-    Returns:
-        dict with n_query, n_gallery, protocol, ours_s (best run), reference_s (one run), speedup
-        (reference_s / ours_s) and agree (same CMC and mAP to 1e-9).
-    """
-    problem = metrics_reference.synthetic_mars_problem(n_query, n_gallery, seed)
-    if noise:
-        rng = np.random.default_rng(seed + 1)
-        problem["distmat"] += (noise * rng.normal(size=problem["distmat"].shape)).astype(np.float32)
-    ours_s, ours = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ours = evaluate(**problem, protocol=protocol)
-        ours_s = min(ours_s, time.perf_counter() - start)
-    start = time.perf_counter()
-    ref_cmc, ref_map, _, _ = metrics_reference.reference_evaluate(**problem, protocol=protocol)
-    reference_s = time.perf_counter() - start
-    agree = bool(np.allclose(ours[0], ref_cmc, atol=1e-9) and abs(ours[1] - ref_map) < 1e-9)
-    return {
-        "n_query": n_query, "n_gallery": n_gallery, "protocol": protocol, "ours_s": ours_s,
-        "reference_s": reference_s, "speedup": reference_s / ours_s, "agree": agree,
-    }

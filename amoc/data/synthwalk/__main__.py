@@ -1,11 +1,11 @@
-"""`python -m amoc.data.synthwalk_cli --out DIR`: generate the synthwalk dataset (`amoc synth`)."""
+"""`python -m amoc.data.synthwalk --out DIR`: generate the synthwalk dataset (`amoc synth`)."""
 
 from __future__ import annotations
 
 import argparse
 
 from amoc.cli import run_command
-from amoc.data.synthwalk import generate_synthwalk
+from amoc.data.synthwalk.generate import generate_synthwalk
 
 
 def build_parser() -> argparse.ArgumentParser:

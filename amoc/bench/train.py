@@ -2,7 +2,8 @@
 
 The training figures run the real loop, ``amoc.train.loop.train_one_epoch`` (clip gathering,
 on-device augmentation, Eq. 11 loss, gradient clamping, SGD step), on an epoch plan drawn with
-``amoc.train.sampling``; the pipeline figures run its batch loader ``load_pairs`` alone. The
+``amoc.train.sampling``; the pipeline figures run its batch loader
+``amoc.train.batches.load_pairs`` alone. The
 frame cache is an in-memory uint8 array with the cache's layout (N, 128, 64, 3) of random
 pixels: the page-cached steady state of ``FrameCache.frames`` (first-epoch disk reads excluded).
 One frame pair is one time step of one sequence: a pair of T-frame clips is 2 (T - 1).
@@ -20,7 +21,8 @@ import torch
 
 from amoc.data.cache import FRAME_SHAPE
 from amoc.models import ModelConfig, build_model
-from amoc.train.loop import load_pairs, synchronize, train_one_epoch
+from amoc.train.batches import load_pairs
+from amoc.train.loop import synchronize, train_one_epoch
 from amoc.train.sampling import EpochPlan, TrainSet, build_train_set, sample_epoch
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from amoc.metrics import euclidean_distmat, mean_distmat
+from amoc.eval.metrics import euclidean_distmat, mean_distmat
 from amoc.train.augment import augment
 from amoc.train.clips import to_unit_float
 

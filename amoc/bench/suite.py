@@ -1,35 +1,24 @@
-"""Speed benchmarks printed as one Markdown table: ``python -m amoc.bench``.
+"""The rows of the speed benchmark: what is measured, at which sizes, in table order.
 
-Usage:
-    python -m amoc.bench [--device auto|cpu|cuda] [--quick] [--compile]
-        [--sections train features eval flow] [--out table.md]
-
-Every row gives a figure, its unit, the device, the baseline it is compared to (measured in
-the same run) and the ratio. ``--quick`` uses tiny sizes so that the whole table takes well
-under a minute on 2 CPU cores (the test suite runs it); the figures are then only smoke values.
-See bench/README.md for what each row means and the targets.
+The CLI (``amoc.bench.__main__``) only picks the sizes and prints; keeping the measurements
+here lets the tests and other callers build the table without argument parsing.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import time
 from dataclasses import dataclass
 
 import torch
 
-from amoc.atomic import write_text_atomic
-from amoc.bench_eval import MARS_PROBLEMS, cache_ram_rows, eval_rows, feature_rows, flow_rows
-from amoc.bench_rows import GIB, Row, device_name, fmt, format_table
-from amoc.bench_train import (
+from amoc.bench.evaluation import MARS_PROBLEMS, cache_ram_rows, eval_rows, feature_rows, flow_rows
+from amoc.bench.rows import GIB, Row, device_name, fmt
+from amoc.bench.train import (
     SyntheticData,
     TrainResult,
     measure_pipeline,
     measure_training,
     synthetic_data,
 )
-from amoc.cli import run_command
 from amoc.models import (
     DEFAULT_MOTION_WIDTH,
     PAPER_MOTION_WIDTH,
@@ -38,9 +27,6 @@ from amoc.models import (
     count_parameters,
     gflops_per_pair,
 )
-from amoc.train.inputs import resolve_device
-
-log = logging.getLogger(__name__)
 
 SECTIONS = ("train", "features", "eval", "flow")
 WIDTHS = (PAPER_MOTION_WIDTH, DEFAULT_MOTION_WIDTH)
@@ -171,7 +157,7 @@ def pipeline_rows(data: SyntheticData, device: torch.device, dev_name: str, size
             f"data pipeline, {pairs} pair{'s' if pairs > 1 else ''}/step", rate,
             "frame pairs/s", dev_name, f"fastest {mode} training: {fmt(train)} frame pairs/s",
             rate / train, target="ratio >= 1 (pipeline never below training)",
-            notes=f"amoc.train.loop.load_pairs: gather T={sizes.seq_len} clips from an "
+            notes=f"amoc.train.batches.load_pairs: gather T={sizes.seq_len} clips from an "
                   f"in-memory uint8 (N, 128, 64, 3) cache + to float + augment on {device.type}"))
     return rows
 
@@ -194,33 +180,3 @@ def collect_rows(device: torch.device, sizes: Sizes, sections: list[str],
     if "flow" in sections:
         rows += flow_rows(sizes.flow_pairs)
     return rows + cache_ram_rows()
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="amoc bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (< 60 s on 2 cores)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model in batched training mode")
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="parts of the table to measure (cache RAM rows are always shown)")
-    parser.add_argument("--out", help="also write the table to this Markdown file")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Measure, print the table, and write it to ``--out`` if given."""
-    args = parse_args(argv)
-    device = resolve_device(args.device)
-    sizes = QUICK if args.quick else CUDA_FULL if device.type == "cuda" else CPU_FULL
-    started = time.perf_counter()
-    table = format_table(collect_rows(device, sizes, args.sections, args.compile))
-    log.info("benchmark took %.0f s on %s", time.perf_counter() - started, device_name(device))
-    print(table)
-    if args.out:
-        write_text_atomic(args.out, table + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_command(main))

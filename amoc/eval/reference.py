@@ -1,4 +1,4 @@
-"""Straightforward per-query NumPy re-id evaluation: the test oracle for `amoc.metrics`.
+"""Straightforward per-query NumPy re-id evaluation: the test oracle for `amoc.eval.metrics`.
 
 Written in the shape of torchreid's `eval_market1501`, the usual baseline: one stable argsort of
 the whole distance matrix, the match matrix of the ranked gallery, then a Python loop over queries
@@ -6,8 +6,8 @@ that removes each query's junk with boolean masks, takes the CMC from a cumulati
 from the precision at the hits. It is the baseline of the speed benchmark and the cross-check of
 the vectorized implementation. The AP of the official protocol is the literal trapezoid sum of
 compute_AP.m over the whole ranked list (recall steps times mean of successive precisions),
-independent of the closed form in `amoc.metrics`. Semantics (junk, ties, queries without a
-match) are documented in `amoc.metrics`.
+independent of the closed form in `amoc.eval.metrics`. Semantics (junk, ties, queries without a
+match) are documented in `amoc.eval.metrics`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-NO_VALID_QUERY = "no query has a valid match in the gallery"
+from amoc.eval.metrics import NO_VALID_QUERY
 
 
 def _ap_precision_at_hits(hits: np.ndarray) -> float:
@@ -37,7 +37,7 @@ def reference_evaluate(
     distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
     max_rank: int = 20, protocol: str = "official",
 ) -> tuple[np.ndarray, float, int, int]:
-    """Evaluate one query at a time (see `amoc.metrics.evaluate_detailed` for the semantics).
+    """Evaluate one query at a time (see `amoc.eval.metrics.evaluate_detailed` for the semantics).
 
     Args:
         distmat: (n_query, n_gallery) distances, NumPy-convertible.

@@ -6,7 +6,6 @@ every write and read: a wrong file fails loudly here instead of becoming a wrong
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -18,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from amoc.atomic import write_atomic
-from amoc.cli import run_command
 from amoc.errors import AmocError
 
 log = logging.getLogger(__name__)
@@ -38,6 +36,8 @@ COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("library_versions",)
 GROUP_KEYS = ("experiment", "dataset", "variant", "test_length", "protocol")
+SUMMARY_STATS = tuple(f"{col}_{stat}" for col in METRIC_COLUMNS for stat in ("mean", "std"))
+SUMMARY_COLUMNS = (*GROUP_KEYS, "n_splits", *SUMMARY_STATS)  # what tables and figures read
 
 
 class ResultsError(AmocError):
@@ -225,10 +225,12 @@ def read_summary(path: str | os.PathLike) -> pd.DataFrame:
         summary = pd.read_parquet(path)
     except (OSError, ValueError) as err:
         raise ResultsError(f"{path}: cannot read the summary ({type(err).__name__}: {err})") from err
-    needed = [*GROUP_KEYS, "n_splits", *(f"{c}_{s}" for c in METRIC_COLUMNS for s in ("mean", "std"))]
-    missing = [col for col in needed if col not in summary.columns]
+    missing = [col for col in SUMMARY_COLUMNS if col not in summary.columns]
     if missing:
-        raise ResultsError(f"{path}: not a summary, missing {missing}; re-run `amoc aggregate`")
+        raise ResultsError(
+            f"{path}: not a summary, missing {missing}; re-run `snakemake` (rule collect) to "
+            "rewrite it"
+        )
     return summary
 
 
@@ -257,17 +259,3 @@ def select(
             "choose one with --protocol"
         )
     return rows.reset_index(drop=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: aggregate result-row files into a summary (Parquet + CSV)."""
-    parser = argparse.ArgumentParser(prog="amoc aggregate", description=__doc__)
-    parser.add_argument("--rows", nargs="+", required=True, help="result-row Parquet files")
-    parser.add_argument("--out", required=True, help="summary Parquet path (CSV written beside)")
-    args = parser.parse_args(argv)
-    write_summary(aggregate(read_rows(args.rows)), args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run_command(main))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from amoc.data.synthwalk_identity import Appearance, Colour, Gait
+from amoc.data.synthwalk.identity import Appearance, Colour, Gait
 
 SHIFT = 4  # cv2 fixed-point bits: coordinates are multiplied by 2**SHIFT
 FAR_SHADE = 0.8  # far-side limbs are drawn darker, giving a hint of depth

@@ -1,0 +1,1 @@
+"""synthwalk, the built-in synthetic dataset: identities, figures, rendering, generation."""

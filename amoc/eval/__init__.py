@@ -1,0 +1,1 @@
+"""Evaluation: feature extraction with test-time augmentation, distances, CMC and mAP."""
