@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ import jsonschema
 import yaml
 
 from amoc.errors import ConfigError
+from amoc.plugins import is_plugin, load_object, model_spec, parse_flow_methods, source_fingerprint
 from amoc.provenance import config_hash
-from amoc.variants import VARIANTS
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "config.schema.yaml"
+SCHEMA_FILE = "config.schema.yaml"  # package data: a link to config/config.schema.yaml
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class Plan:
 
 
 def load_schema() -> dict:
-    """The JSON schema shipped in config/ (the Snakefile validates against the same file)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The JSON schema, read from the installed package (the Snakefile validates with it too)."""
+    return yaml.safe_load(resources.files("amoc").joinpath(SCHEMA_FILE).read_text())
 
 
 def load_config(path: str | Path) -> dict:
@@ -100,8 +101,19 @@ def validate_config(config: dict, source: str = "config") -> None:
             f"{source}: pretrain/dataset '{config['pretrain'].get('dataset')}' is not one of "
             f"the configured datasets {sorted(datasets)}"
         )
+    _check_flow_plugins(config["flow_methods"], source)
     for exp_name, exp in config["experiments"].items():
         _validate_experiment(exp_name, exp, config, source)
+
+
+def _check_flow_plugins(entries: list[str], source: str) -> None:
+    """Import every "name=pkg.module:function" flow method now, while the DAG is built."""
+    try:
+        for name, path in parse_flow_methods(entries).items():
+            if path is not None:
+                load_object(path, f"flow method {name!r}")
+    except ConfigError as err:
+        raise ConfigError(f"{source}: flow_methods: {err}") from err
 
 
 def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> None:
@@ -127,8 +139,13 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"{source}: experiments/{name} variant '{variant}': invalid value at '{key}': "
                 f"{err.message}"
             ) from err
+        if is_plugin(resolved["model"]):
+            try:
+                model_spec(resolved["model"])
+            except ConfigError as err:
+                raise ConfigError(f"{source}: experiments/{name} variant '{variant}': {err}") from err
         flow = resolved["flow"]
-        if flow is not None and flow not in config["flow_methods"]:
+        if flow is not None and flow not in parse_flow_methods(config["flow_methods"]):
             raise ConfigError(
                 f"{source}: experiments/{name}/{variant} uses flow '{flow}', not in "
                 f"flow_methods {config['flow_methods']}"
@@ -168,10 +185,22 @@ def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
     resolved = {}
     for variant, override in overrides.items():
         spec = _deep_merge(base, override)
-        if not VARIANTS[spec["model"]["variant"]].uses_flow:
+        if is_plugin(spec["model"]):  # a plug-in's keywords are its own, not AMOC's defaults
+            spec["model"] = _deep_merge(exp.get("base", {}).get("model", {}),
+                                        override.get("model", {}))
+        if not model_spec(spec["model"]).uses_flow:
             spec["flow"] = None
         resolved[variant] = spec
     return resolved
+
+
+def headline_variant(exp: dict, config: dict) -> str:
+    """The variant an experiment is about: the one equal to its own base (Table I's default
+    end-to-end AMOC, a sweep's unswept cell), else its first variant."""
+    variants = expand_variants(exp, config)
+    base_only = {k: v for k, v in exp.items() if k != "grid"} | {"variants": {"": {}}}
+    own = expand_variants(base_only, config)[""]
+    return next((v for v, spec in variants.items() if spec == own), next(iter(variants)))
 
 
 def dataset_epochs(config: dict, dataset: str, train: dict) -> dict:
@@ -192,8 +221,10 @@ def plan(config: dict) -> Plan:
                 train = dataset_epochs(config, dataset, spec["train"])
                 key = {"dataset": dataset, "model": spec["model"], "train": train,
                        "flow": spec["flow"], "seed": seed}
-                if VARIANTS[spec["model"]["variant"]].has_motion_net:
+                if model_spec(spec["model"]).has_motion_net:
                     key["pretrain"] = pretrain_source(config, dataset)
+                if is_plugin(spec["model"]):
+                    key["plugin"] = source_fingerprint(spec["model"]["class"])
                 train_hash = config_hash(key)
                 train_jobs.setdefault(train_hash, TrainJob(
                     dataset, train_hash, spec["model"], train, spec["flow"], seed))

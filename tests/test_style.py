@@ -12,7 +12,8 @@ from tests.conftest import REPO_ROOT
 
 
 def test_ruff_is_clean():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "amoc", "tests", "bench"],
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "amoc", "tests", "bench",
+                             "examples"],
                             cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -27,7 +27,7 @@ from amoc.config import EvalConfig
 from amoc.data.cache import FrameCache
 from amoc.eval.features import extract_features, tta_distmat
 from amoc.eval.metrics import evaluate
-from amoc.models import AmocNet
+from amoc.plugins.model import rebuild_model
 from amoc.provenance import code_version, config_hash, library_versions
 from amoc.report.results import LengthMetrics, make_rows, write_rows
 from amoc.train.checkpoint import read_checkpoint
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EvalConfig.from_dict(parse_json_arg(args.eval_config, "--eval-config"))
     payload = read_checkpoint(args.model, "amoc-model")
     device = resolve_device(cfg.device)
-    model = AmocNet.from_checkpoint(payload, args.model).to(device)
+    model = rebuild_model(payload, args.model).to(device)
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     split = read_split(args.split)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                                           cfg, device) for length in cfg.test_lengths}
     rows = make_rows(
         experiment=args.experiment, dataset=args.dataset,
-        variant=args.variant or payload["model_config"]["variant"],
+        variant=args.variant or payload["model_config"].get("variant", "plugin"),
         split=int(split.get("split", 0)), protocol=cfg.protocol, seed=int(payload["seed"]),
         config_hash=config_hash({"model": payload["model_config"],
                                  "train": payload["train_config"], "eval": cfg.to_dict()}),

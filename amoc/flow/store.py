@@ -39,6 +39,7 @@ from amoc.flow.layout import (
 )
 from amoc.flow.methods import FLOW_METHODS, compute_flow, get_method, method_parameters
 from amoc.flow.partial import PartialStore
+from amoc.plugins.flow import register_flow_plugin
 
 __all__ = ["FlowStore", "build_flow_store", "downsample_flow", "main", "tracklet_flow"]
 
@@ -157,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True,
                         help="store folder, results/flow/{dataset}/{method}")
     parser.add_argument("--threads", type=int, default=1, help="tracklets computed in parallel")
+    parser.add_argument("--plugin", help="pkg.module:function computing METHOD (a plug-in)")
     args = parser.parse_args(argv)
+    if args.plugin:
+        register_flow_plugin(args.method, args.plugin)
     build_flow_store(args.cache, args.method, args.out, threads=args.threads)
     return 0
 

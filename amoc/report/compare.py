@@ -7,7 +7,7 @@ disagree, and a variant we did not run stays NaN (shown as "—") instead of bei
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -24,12 +24,18 @@ def metric_column(metric: str) -> str:
     return f"cmc_{metric.removeprefix('rank')}" if metric.startswith("rank") else metric
 
 
-def _row_specs(table: str, variants: Sequence[str], ours: Sequence[str] | None) -> list[tuple]:
-    """(key, label, kind) in paper order; kind 'variant' rows get our numbers."""
+def _row_specs(table: str, variants: Sequence[str], ours: Sequence[str] | None,
+               labels: Mapping[str, str]) -> list[tuple]:
+    """(key, label, kind) in paper order; kind 'variant' rows get our numbers.
+
+    A variant the paper does not have is labelled by ``labels`` (a plug-in: its class), else
+    by its name.
+    """
     rows = reference_table(table)["rows"]
     if table in ("table1", "table2"):
         shown = list(rows) + sorted(v for v in variants if v not in rows)
-        return [(k, rows[k]["label"] if k in rows else k, "variant") for k in shown]
+        return [(k, rows[k]["label"] if k in rows else labels.get(k, k), "variant")
+                for k in shown]
     ours = list(ours or ("amoc_e2e_epic",))
     specs = [
         (key, row["label"], "variant" if key in ours else "comparison")
@@ -56,6 +62,7 @@ def _ours(summary: pd.DataFrame, variant: str, dataset: str, metric: str) -> tup
 
 def comparison(
     summary: pd.DataFrame, table: str, ours: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Tidy comparison of `summary` (one experiment, one test length) with the paper's `table`.
 
@@ -63,12 +70,14 @@ def comparison(
         summary: aggregated rows already narrowed by `amoc.report.results.select`.
         table: `table1`..`table4`.
         ours: for table3/table4, the variant(s) shown as our method (default amoc_e2e_epic).
+        labels: row labels of variants the paper does not have (table1/table2).
     Returns:
         Columns `COLUMNS`; numbers in percent; `difference` = ours - paper where comparable.
     """
     ref = reference_table(table)
     records = []
-    for key, label, kind in _row_specs(table, list(summary["variant"].unique()), ours):
+    for key, label, kind in _row_specs(table, list(summary["variant"].unique()), ours,
+                                       labels or {}):
         for dataset in _datasets(table, summary):
             comparable = dataset in ref["datasets"]
             for metric in ref["metrics"]:

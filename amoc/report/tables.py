@@ -51,7 +51,7 @@ def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int
 
 def render_table(
     summary: pd.DataFrame, *, table: str, experiment: str, ours: Sequence[str] | None = None,
-    test_length: int = 128, protocol: str | None = None,
+    test_length: int = 128, protocol: str | None = None, labels: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Text of one table in every format: {'md': ..., 'tex': ..., 'csv': ...}."""
     reference_table(table)  # fail early on an unknown table name
@@ -59,7 +59,7 @@ def render_table(
     # summary: the table then shows the paper's rows and "—" for ours.
     rows = summary if summary.empty else select(
         summary, experiment=experiment, test_length=test_length, protocol=protocol)
-    comp = comparison(rows, table, ours)
+    comp = comparison(rows, table, ours, labels)
     text = caption(table, comp, rows, test_length)
     csv = comp.assign(table=table, experiment=experiment, test_length=test_length)
     return {
@@ -92,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="table3/table4: variant(s) shown as ours (default amoc_e2e_epic)")
     parser.add_argument("--test-length", type=int, default=128)
     parser.add_argument("--protocol", default=None, help="pick one evaluation protocol")
+    parser.add_argument("--label", nargs="+", default=[], metavar="VARIANT=TEXT",
+                        help="row label of a variant the paper does not have (a plug-in)")
     args = parser.parse_args(argv)
     texts = render_table(
         read_summary(args.summary), table=args.table, experiment=args.experiment,
         ours=args.ours, test_length=args.test_length, protocol=args.protocol,
+        labels=dict(item.split("=", 1) for item in args.label),
     )
     write_table(texts, args.out_dir, args.name or args.experiment)
     return 0

@@ -21,7 +21,7 @@ from torch import nn
 
 from amoc.atomic import write_atomic
 from amoc.errors import CheckpointError
-from amoc.models import AmocNet
+from amoc.plugins.model import rebuild_model
 from amoc.provenance import code_version, library_versions
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     Raises:
         CheckpointError: unreadable file or weights that do not fit the saved config.
     """
-    return AmocNet.from_checkpoint(read_checkpoint(path, "amoc-model"), str(path)).to(map_location)
+    return rebuild_model(read_checkpoint(path, "amoc-model"), str(path)).to(map_location)
 
 
 class Resumable(Protocol):

@@ -17,8 +17,7 @@ import torch
 from amoc.data.cache import FrameCache
 from amoc.errors import ConfigError, DatasetError
 from amoc.flow.layout import FlowStore, index_fingerprint
-from amoc.models import ModelConfig
-from amoc.variants import VARIANTS
+from amoc.plugins import model_spec
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +55,10 @@ def read_split(path: str | os.PathLike) -> dict[str, Any]:
     return split
 
 
-def needs_offline_flow(model_config: dict[str, Any] | ModelConfig) -> bool:
-    """Whether the variant reads the offline flow store (``rcn``, ``amoc_offline``)."""
-    variant = model_config["variant"] if isinstance(model_config, dict) else model_config.variant
-    return VARIANTS[variant].reads_offline_flow
+def needs_offline_flow(model_config: dict[str, Any]) -> bool:
+    """Whether the model reads the offline flow store (``rcn``, ``amoc_offline``, a plug-in
+    with ``takes_flow``)."""
+    return model_spec(model_config).reads_offline_flow
 
 
 def open_flow(cache: FrameCache, flow_dir: str | os.PathLike | None,

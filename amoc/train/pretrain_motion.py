@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 RESUMABLE_CHANGES = frozenset({"iterations", "checkpoint_every", "device"})
 EPE_BATCH = 64
+CURVE_POINTS = 10  # loss and held-out EPE are logged this many times over a run
 
 
 def pretrain_lr(iteration: int, base: float, halve_after: int, halve_every: int) -> float:
@@ -159,20 +160,24 @@ class Pretrain:
 
 
 def run_pretrain(state: Pretrain, frames: np.ndarray, flow: np.ndarray, rows: np.ndarray,
-                 partial: Path) -> None:
-    """Iterate to ``cfg.iterations``, logging the mean loss and checkpointing periodically."""
+                 held: np.ndarray, partial: Path) -> None:
+    """Iterate to ``cfg.iterations``; ``CURVE_POINTS`` times, log the mean loss since the last
+    point and the held-out EPE (the training curve); checkpoint every ``checkpoint_every``."""
     preprocess, c = Preprocess().to(state.device), state.cfg
+    log_every = max(1, c.iterations // CURVE_POINTS)
     started, losses = time.perf_counter(), []
     while state.iteration < c.iterations:
         losses.append(state.step(frames, flow, rows, preprocess))
-        if state.iteration % c.checkpoint_every == 0 or state.iteration == c.iterations:
+        if state.iteration % log_every == 0 or state.iteration == c.iterations:
             state.train_seconds += time.perf_counter() - started
-            state.history.append({"iteration": state.iteration, "loss": float(np.mean(losses))})
-            log.info("iteration %d/%d: loss %.4f", state.iteration, c.iterations,
-                     state.history[-1]["loss"])
+            epe = heldout_epe(state.net, frames, flow, held, state.device)[0]  # draws no RNG
+            state.history.append({"iteration": state.iteration, "loss": float(np.mean(losses)),
+                                  "heldout_epe": epe})
+            log.info("iteration %d/%d: loss %.4f, held-out EPE %.3f px", state.iteration,
+                     c.iterations, state.history[-1]["loss"], epe)
             started, losses = time.perf_counter(), []
-            if state.iteration < c.iterations:
-                state.save(partial)
+        if state.iteration % c.checkpoint_every == 0 and state.iteration < c.iterations:
+            state.save(partial)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return heldout
 
     train_resumably(state, args.out,
-                    lambda partial: run_pretrain(state, cache.frames, flow, rows, partial),
+                    lambda partial: run_pretrain(state, cache.frames, flow, rows, held, partial),
                     finish=finish)
     if args.log_json:
         write_json_atomic(args.log_json, {

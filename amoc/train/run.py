@@ -19,7 +19,7 @@ import argparse
 import logging
 import math
 import time
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,8 @@ from amoc.cli import run_command
 from amoc.config import TrainConfig
 from amoc.data.cache import FrameCache
 from amoc.errors import AmocError, CheckpointError, ConfigError
-from amoc.models import ModelConfig, build_model
+from amoc.plugins import is_plugin
+from amoc.plugins.model import check_outputs, model_builder
 from amoc.train.checkpoint import (
     check_config,
     read_checkpoint,
@@ -94,10 +95,11 @@ def enable_cudnn_autotune(device: torch.device) -> None:
 class Run:
     """Mutable state of one training run: model, optimiser, generator, history, timing."""
 
-    def __init__(self, mcfg: ModelConfig, tcfg: TrainConfig, device: torch.device) -> None:
-        self.mcfg, self.tcfg, self.device = mcfg, tcfg, device
+    def __init__(self, model_config: dict, build: Callable[[], nn.Module], tcfg: TrainConfig,
+                 device: torch.device) -> None:
+        self.model_config, self.tcfg, self.device = model_config, tcfg, device
         torch.manual_seed(tcfg.seed)
-        self.model = build_model(mcfg).to(device)
+        self.model = build().to(device)
         if device.type == "cuda" and tcfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model.parameters(), tcfg.optimizer, tcfg.lr,
@@ -109,7 +111,7 @@ class Run:
     def save(self, path: Path, **extra: object) -> None:
         """Checkpoint everything needed to resume or to rebuild the model."""
         save_checkpoint(path, kind="amoc-model", model=self.model,
-                        model_config=asdict(self.mcfg), optimizer=self.optimizer.state_dict(),
+                        model_config=self.model_config, optimizer=self.optimizer.state_dict(),
                         epoch=self.epoch, rng=rng_states(self.rng),
                         train_config=self.tcfg.to_dict(), seed=self.tcfg.seed,
                         device=str(self.device), train_seconds=self.train_seconds,
@@ -118,7 +120,7 @@ class Run:
     def resume(self, path: Path) -> None:
         """Restore the state saved by ``save`` after checking both configs match."""
         payload = read_checkpoint(path, "amoc-model")
-        check_config(path, "model config", payload["model_config"], asdict(self.mcfg))
+        check_config(path, "model config", payload["model_config"], self.model_config)
         check_config(path, "train config", payload["train_config"], self.tcfg.to_dict(),
                      ignore=RESUMABLE_CHANGES)
         self.model.load_state_dict(payload["model_state"])
@@ -175,18 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     cache = FrameCache(args.cache)
     split = read_split(args.split)
     train = build_train_set(cache.index, split["train_pids"], tcfg.seq_len, tcfg.short_seqs)
-    mcfg = ModelConfig.from_dict({"num_classes": train.num_classes, **model_values})
-    if mcfg.num_classes != train.num_classes:
-        raise ConfigError(f"ModelConfig.num_classes = {mcfg.num_classes} but {args.split} has "
-                          f"{train.num_classes} training identities; omit it or set it to match")
-    flow = open_flow(cache, args.flow_store, needs_offline_flow(mcfg))
+    model_config, build = model_builder(model_values, train.num_classes)
+    if model_config["num_classes"] != train.num_classes:
+        raise ConfigError(f"num_classes = {model_config['num_classes']} in the model config but "
+                          f"{args.split} has {train.num_classes} training identities; omit it "
+                          "or set it to match")
+    flow = open_flow(cache, args.flow_store, needs_offline_flow(model_config))
     device = resolve_device(tcfg.device)
     enable_cudnn_autotune(device)
-    run = Run(mcfg, tcfg, device)
+    run = Run(model_config, build, tcfg, device)
+    if is_plugin(model_config):
+        check_outputs(run.model, model_config, tcfg.seq_len, device)
 
     def start() -> None:
         if args.motion_init:
-            load_motion_init(run.model, args.motion_init, mcfg.motion_width)
+            load_motion_init(run.model, args.motion_init, model_config["motion_width"])
             run.motion_init = str(args.motion_init)
 
     train_resumably(run, args.out, lambda partial: fit(run, train, cache.frames, flow, partial),
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json_atomic(args.log_json, {
             "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
             "skipped_short_sequences": train.skipped, "pairs_per_epoch": 2 * len(train.groups),
-            "train_config": tcfg.to_dict(), "model_config": asdict(mcfg)})
+            "train_config": tcfg.to_dict(), "model_config": model_config})
     return 0
 
 

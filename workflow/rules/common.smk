@@ -2,13 +2,21 @@
 import json
 import os
 import shlex
+from importlib import resources
 
 from snakemake.utils import validate
 
-from amoc.experiments import plan, pretrain_source, validate_config
-from amoc.variants import VARIANTS
+from amoc.experiments import (
+    SCHEMA_FILE,
+    headline_variant,
+    plan,
+    pretrain_source,
+    validate_config,
+)
+from amoc.plugins import is_plugin, model_spec, parse_flow_methods, source_fingerprint
 
-validate(config, "../../config/config.schema.yaml")
+# The schema is read from the installed package, so the workflow runs from any directory.
+validate(config, str(resources.files("amoc").joinpath(SCHEMA_FILE)))
 validate_config(config)
 PLAN = plan(config)
 DATASETS = config["datasets"]
@@ -78,6 +86,7 @@ def all_outputs():
             outs += expand(
                 "results/figures/{name}_cmc.{ext}", name=name, ext=["png", "pdf"]
             )
+    outs += curve_and_ranked_outputs()
     outs += expand(
         "results/figures/fig5_{dataset}.{ext}",
         dataset=fig5_datasets(),
@@ -87,8 +96,8 @@ def all_outputs():
 
 
 def variant_spec(job):
-    """The variant registry's entry for a training job (which inputs it needs)."""
-    return VARIANTS[job.model["variant"]]
+    """Which inputs a training job's model needs (AMOC variant registry, or a plug-in's)."""
+    return model_spec(job.model)
 
 
 def fig5_datasets():
@@ -187,3 +196,127 @@ def fig5_inputs(wildcards):
         "cache": cache_dir(job.dataset),
         "flow": flow_dir(job.dataset, job.flow),
     }
+
+
+FLOW_PLUGINS = parse_flow_methods(config["flow_methods"])
+
+
+def flow_plugin_flag(method):
+    """`--plugin pkg.module:function` for a plug-in flow method, nothing for a built-in one."""
+    path = FLOW_PLUGINS.get(method)
+    return f"--plugin {path}" if path else ""
+
+
+def flow_plugin_source(method):
+    """A plug-in's file hash as a param: editing the file reruns its flow stores."""
+    path = FLOW_PLUGINS.get(method)
+    return source_fingerprint(path)["source_sha256"] if path else ""
+
+
+# Training curves and ranked results (docs/plugins.md lists what each model writes).
+
+
+def curve_and_ranked_outputs():
+    """Per experiment with data: its training curves, and per dataset its ranked results."""
+    outs = []
+    for name, exp in config["experiments"].items():
+        if exp["datasets"]:
+            outs += expand(
+                "results/figures/{name}_curves.{ext}", name=name, ext=["png", "pdf"]
+            )
+            outs += expand(
+                "results/figures/{name}_ranked_{dataset}.{ext}",
+                name=name,
+                dataset=exp["datasets"],
+                ext=["png", "pdf"],
+            )
+    return outs
+
+
+def curve_files(member):
+    return [
+        f"results/curves/train/{member.dataset}/{member.train_hash}/split{k}.json"
+        for k in range(member.splits)
+    ]
+
+
+def pretrain_curve(job):
+    """The pre-training log of an end-to-end model's motion net."""
+    src = pretrain_source(config, job.dataset)["dataset"]
+    return f"results/curves/pretrain/{src}/{job.flow}/w{job.model['motion_width']}.json"
+
+
+def curve_inputs(wildcards):
+    members = experiment_members(wildcards.experiment)
+    jobs = [PLAN.train_jobs[m.train_hash] for m in members]
+    return {
+        "train": [f for m in members for f in curve_files(m)],
+        "pretrain": sorted(
+            {pretrain_curve(j) for j in jobs if variant_spec(j).has_motion_net}
+        ),
+    }
+
+
+def curve_args(wildcards, input):
+    """`--member VARIANT JSON...` per cell and `--pretrain LABEL JSON` per motion net."""
+    members = experiment_members(wildcards.experiment)
+    several = len({m.dataset for m in members}) > 1
+    groups = [
+        f"--member {m.variant}{'/' + m.dataset if several else ''} "
+        + " ".join(curve_files(m))
+        for m in members
+    ]
+    groups += [
+        f"--pretrain {path.split('/', 3)[3].removesuffix('.json')} {path}"
+        for path in input.pretrain
+    ]
+    return " ".join(groups)
+
+
+def headline_member(experiment, dataset):
+    name = headline_variant(config["experiments"][experiment], config)
+    return next(
+        m
+        for m in experiment_members(experiment)
+        if m.variant == name and m.dataset == dataset
+    )
+
+
+def ranked_inputs(wildcards):
+    member = headline_member(wildcards.experiment, wildcards.dataset)
+    job = PLAN.train_jobs[member.train_hash]
+    inputs = {
+        "model": f"results/models/{job.dataset}/{job.train_hash}/split0.pt",
+        "cache": cache_dir(job.dataset),
+        "split": f"results/splits/{job.dataset}/split0.json",
+    }
+    if job.flow is not None and variant_spec(job).reads_offline_flow:
+        inputs["flow"] = flow_dir(job.dataset, job.flow)
+    if DATASETS[job.dataset]["source"] == "synthwalk":
+        inputs["raw"] = f"results/data/{job.dataset}/raw"
+    return inputs
+
+
+def ranked_params(wildcards, input):
+    """Evaluation settings, twins (synthwalk) and title of a ranked-results figure."""
+    member = headline_member(wildcards.experiment, wildcards.dataset)
+    ev = PLAN.eval_jobs[(member.train_hash, member.eval_hash)].eval
+    args = [
+        f"--eval-config {as_json(ev)}",
+        optional_flag(input, "flow", "--flow-store"),
+    ]
+    if "raw" in input.keys():
+        args.append(f"--twins {input.raw}/synthwalk.json")
+    title = f"{wildcards.experiment}: {member.variant} on {wildcards.dataset}, split 0"
+    return " ".join(args + [f"--title {shlex.quote(title)}"])
+
+
+def plugin_labels(experiment):
+    """`--label VARIANT=TEXT` naming each plug-in model's class in the table."""
+    labels = {
+        m.variant: f"{m.variant} (plug-in {PLAN.train_jobs[m.train_hash].model['class']})"
+        for m in experiment_members(experiment)
+        if is_plugin(PLAN.train_jobs[m.train_hash].model)
+    }
+    items = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(labels.items()))
+    return f"--label {items}" if items else ""

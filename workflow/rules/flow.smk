@@ -16,10 +16,13 @@ rule flow:
     threads: 2
     resources:
         mem_mb=2000,
+    params:
+        plugin=lambda w: flow_plugin_flag(w.method),
+        source=lambda w: flow_plugin_source(w.method),
     shell:
         "python -m amoc.flow.store --cache {input} --method {wildcards.method} "
         "--out results/flow/{wildcards.dataset}/{wildcards.method} "
-        "--threads {threads} 2> {log}"
+        "--threads {threads} {params.plugin} 2> {log}"
 
 
 rule pretrain_motion:
@@ -27,7 +30,8 @@ rule pretrain_motion:
         cache=lambda w: cache_dir(w.source),
         flow=lambda w: flow_dir(w.source, w.method),
     output:
-        "results/pretrain/{source}/{method}/w{width}.pt",
+        model="results/pretrain/{source}/{method}/w{width}.pt",
+        curves="results/curves/pretrain/{source}/{method}/w{width}.json",
     log:
         "results/logs/pretrain/{source}_{method}_w{width}.log",
     benchmark:
@@ -50,4 +54,5 @@ rule pretrain_motion:
         ),
     shell:
         "OMP_NUM_THREADS={threads} python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
-        "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"
+        "--width {wildcards.width} --pretrain-config {params.cfg} --out {output.model} "
+        "--log-json {output.curves} 2> {log}"

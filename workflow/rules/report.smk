@@ -46,9 +46,10 @@ rule table:
     params:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
         test_length=lambda w: report_test_length(w.experiment),
+        labels=lambda w: plugin_labels(w.experiment),
     shell:
         "python -m amoc.report.tables --summary {input} --table {params.kind} "
-        "--test-length {params.test_length} "
+        "--test-length {params.test_length} {params.labels} "
         "--experiment {wildcards.experiment} --name {wildcards.experiment} --out-dir results/tables 2> {log}"
 
 
@@ -137,3 +138,58 @@ rule fig5:
     shell:
         "OMP_NUM_THREADS={threads} python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"
+
+
+rule curves:
+    input:
+        unpack(curve_inputs),
+    output:
+        png=report(
+            "results/figures/{experiment}_curves.png",
+            caption="../report/curves.rst",
+            category="Training curves",
+            subcategory="{experiment}",
+        ),
+        pdf="results/figures/{experiment}_curves.pdf",
+    log:
+        "results/logs/figure/{experiment}_curves.log",
+    benchmark:
+        "results/benchmarks/figure/{experiment}_curves.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        members=curve_args,
+    shell:
+        "python -m amoc.report.curves --experiment {wildcards.experiment} {params.members} "
+        "--out results/figures/{wildcards.experiment}_curves 2> {log}"
+
+
+rule ranked:
+    input:
+        unpack(ranked_inputs),
+    output:
+        png=report(
+            "results/figures/{experiment}_ranked_{dataset}.png",
+            caption="../report/ranked.rst",
+            category="Ranked results",
+            subcategory="{experiment}",
+        ),
+        pdf="results/figures/{experiment}_ranked_{dataset}.pdf",
+    log:
+        "results/logs/figure/{experiment}_ranked_{dataset}.log",
+    benchmark:
+        "results/benchmarks/figure/{experiment}_ranked_{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        args=ranked_params,
+    shell:
+        "OMP_NUM_THREADS={threads} python -m amoc.report.ranked --model {input.model} "
+        "--cache {input.cache} --split {input.split} {params.args} "
+        "--out results/figures/{wildcards.experiment}_ranked_{wildcards.dataset} 2> {log}"

@@ -5,7 +5,8 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        "results/models/{dataset}/{train_hash}/split{split}.pt",
+        model="results/models/{dataset}/{train_hash}/split{split}.pt",
+        curves="results/curves/train/{dataset}/{train_hash}/split{split}.json",
     log:
         "results/logs/train/{dataset}_{train_hash}_split{split}.log",
     benchmark:
@@ -27,7 +28,7 @@ rule train:
     shell:
         "OMP_NUM_THREADS={threads} python -m amoc.train.run --cache {input.cache} --split {input.split} {params.flow} "
         "{params.motion} --model-config {params.model} --train-config {params.train} "
-        "--out {output} 2> {log}"
+        "--out {output.model} --log-json {output.curves} 2> {log}"
 
 
 rule evaluate:

@@ -1,0 +1,1 @@
+"""Worked examples of plug-ins (docs/plugins.md): importable from the repository root."""
