@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 import itertools
+import json
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from functools import cache
@@ -279,3 +282,36 @@ def test_import_closure_sees_lazy_and_relative_imports() -> None:
     assert {"torch", "seaborn", "matplotlib", "cv2"} <= third_party_imports("amoc.report.fig5")
     assert "cv2" in third_party_imports("amoc.flow.store")
     assert "torch" not in third_party_imports("amoc.data.cache")
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=env_ids(ENV_FILES))
+def test_every_env_installs_amoc_from_the_repository(path: Path) -> None:
+    # Snakemake runs <env>.post-deploy.sh inside a new env; AMOC_ROOT comes from the workflow.
+    script = path.with_name(f"{path.stem}.post-deploy.sh")
+    assert script.resolve() == ENV_DIR / "install-amoc.sh", f"{script} must link install-amoc.sh"
+    assert 'pip install --no-deps -e "${AMOC_ROOT' in script.read_text()
+    assert 'os.environ["AMOC_ROOT"] = workflow.basedir' in (
+        REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
+
+
+@pytest.mark.slow
+def test_a_rule_runs_from_another_working_directory_without_the_repo_on_sys_path(
+        tmp_path: Path) -> None:
+    config = {"datasets": {"synthwalk": {"source": "synthwalk", "n_splits": 1, "synthwalk": {
+                  "n_ids": 2, "min_len": 2, "max_len": 3, "seed": 0, "twin_fraction": 0.0}}},
+              "flow_methods": ["lk"], "pretrain": {"dataset": "synthwalk"}, "model": {},
+              "train": {}, "eval": {}, "experiments": {}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    code = "import amoc, json, sys; print(json.dumps(sys.path))"
+    probe = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert str(REPO_ROOT) not in json.loads(probe)  # amoc imports, but not via the repo root
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory",
+         str(tmp_path / "run"), "--configfile", str(tmp_path / "run.yaml"), "--cores", "1",
+         "results/data/synthwalk/index.parquet"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "run" / "results" / "data" / "synthwalk" / "index.parquet").is_file()

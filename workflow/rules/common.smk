@@ -15,6 +15,8 @@ from amoc.experiments import (
 )
 from amoc.plugins import is_plugin, model_spec, parse_flow_methods, source_fingerprint
 
+# envs/*.yaml install amoc from ${AMOC_ROOT} (pip expands it): this repository.
+os.environ["AMOC_ROOT"] = workflow.basedir
 # The schema is read from the installed package, so the workflow runs from any directory.
 validate(config, str(resources.files("amoc").joinpath(SCHEMA_FILE)))
 validate_config(config)
