@@ -129,7 +129,11 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"has only n_splits = {n_splits}"
             )
     override_schema = {"$defs": load_schema()["$defs"], "$ref": "#/$defs/override"}
-    for variant, resolved in expand_variants(exp, config).items():
+    try:  # resolving a variant imports its plug-in model, if any
+        variants = expand_variants(exp, config)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: experiments/{name}: {err}") from err
+    for variant, resolved in variants.items():
         try:
             jsonschema.validate({k: v for k, v in resolved.items() if v is not None},
                                 override_schema)
@@ -139,11 +143,6 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"{source}: experiments/{name} variant '{variant}': invalid value at '{key}': "
                 f"{err.message}"
             ) from err
-        if is_plugin(resolved["model"]):
-            try:
-                model_spec(resolved["model"])
-            except ConfigError as err:
-                raise ConfigError(f"{source}: experiments/{name} variant '{variant}': {err}") from err
         flow = resolved["flow"]
         if flow is not None and flow not in parse_flow_methods(config["flow_methods"]):
             raise ConfigError(
