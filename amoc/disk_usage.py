@@ -19,13 +19,14 @@ from amoc.errors import AmocError
 
 # Stages in pipeline order; results/data/{ds}/ is split into raw, index and cache below.
 ORDER = ("data raw", "indexes", "caches", "splits", "flow stores", "pretrain", "models",
-         "eval rows", "rows/summaries", "tables", "figures", "logs", "benchmarks", "other")
+         "curves", "eval rows", "rows/summaries", "tables", "figures", "logs", "benchmarks", "other")
 # First folder under results/ -> (stage, how many folders below it name an item).
 TOP_LEVEL: dict[str, tuple[str, int]] = {
     "splits": ("splits", 1),  # splits/{ds}/split{k}.json
     "flow": ("flow stores", 2),  # flow/{ds}/{method}/
     "pretrain": ("pretrain", 2),  # pretrain/{source}/{method}/w{width}.pt
     "models": ("models", 1),  # models/{ds}/{train_hash}/split{k}.pt
+    "curves": ("curves", 2),  # curves/{train,pretrain}/{ds}/.../*.json (--log-json)
     "eval": ("eval rows", 1),  # eval/{ds}/{train_hash}/{eval_hash}/split{k}.parquet
     "rows": ("rows/summaries", 0),
     "summary": ("rows/summaries", 0),

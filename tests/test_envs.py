@@ -290,7 +290,7 @@ def test_every_env_installs_amoc_from_the_repository(path: Path) -> None:
     script = path.with_name(f"{path.stem}.post-deploy.sh")
     assert script.resolve() == ENV_DIR / "install-amoc.sh", f"{script} must link install-amoc.sh"
     assert 'pip install --no-deps -e "${AMOC_ROOT' in script.read_text()
-    assert 'os.environ["AMOC_ROOT"] = workflow.basedir' in (
+    assert "os.environ.update(AMOC_ROOT=workflow.basedir)" in (
         REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
 
 

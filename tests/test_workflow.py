@@ -109,13 +109,20 @@ def test_tiny_run_produces_every_table_and_figure(tiny_run):
     for name in ("table1", "table4"):
         for ext in ("md", "tex", "csv"):
             assert (tiny_run / "results" / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for name in ("fig6a", "table1_cmc", "fig5_synthwalk"):
+    for name in ("fig6a", "table1_cmc", "fig5_synthwalk", "table1_curves", "fig6a_curves",
+                 "table1_ranked_synthwalk"):
         for ext in ("png", "pdf"):
             assert (tiny_run / "results" / "figures" / f"{name}.{ext}").stat().st_size > 0
     rows = pd.read_parquet(tiny_run / "results" / "rows" / "table1.parquet")
     assert sorted(rows["variant"].unique()) == ["amoc_e2e_lk", "amoc_nomotion", "baseline_lk"]
     assert sorted(rows["split"].unique()) == [0, 1]
     assert rows["cmc_1"].between(0, 1).all() and (rows["cmc_20"] >= rows["cmc_1"]).all()
+    curves = sorted((tiny_run / "results" / "curves" / "train").glob("synthwalk/*/split*.json"))
+    assert len(curves) == 6 and all(
+        set(e) >= {"loss", "contrastive", "identity", "frame_pairs_per_s"}
+        for e in json.loads(curves[0].read_text())["epochs"])
+    pretrain = next((tiny_run / "results" / "curves" / "pretrain").rglob("*.json"))
+    assert all("heldout_epe" in h for h in json.loads(pretrain.read_text())["history"])
     fig6a = pd.read_parquet(tiny_run / "results" / "rows" / "fig6a.parquet")
     assert sorted(fig6a["test_length"].unique()) == [1, 4]
 
@@ -137,7 +144,7 @@ def test_changing_one_variant_reruns_only_its_jobs(tiny_run):
     finally:
         (tiny_run / "config" / "config.yaml").write_text(yaml.safe_dump(TINY))
     assert jobs == {"train": 2, "evaluate": 2, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "all": 1}
+                    "curves": 1, "all": 1}
 
 
 @pytest.mark.slow
@@ -149,4 +156,4 @@ def test_changing_one_split_reruns_only_that_split(tiny_run):
     jobs = planned_jobs(snakemake(tiny_run, "-n"))
     # table1's three models on split 1 only; fig6a uses split 0 and is untouched.
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "all": 1}
+                    "curves": 1, "all": 1}

@@ -16,7 +16,7 @@ from amoc.experiments import (
 from amoc.plugins import is_plugin, model_spec, parse_flow_methods, source_fingerprint
 
 # envs/*.yaml install amoc from ${AMOC_ROOT} (pip expands it): this repository.
-os.environ["AMOC_ROOT"] = workflow.basedir
+os.environ.update(AMOC_ROOT=workflow.basedir)
 # The schema is read from the installed package, so the workflow runs from any directory.
 validate(config, str(resources.files("amoc").joinpath(SCHEMA_FILE)))
 validate_config(config)
@@ -264,12 +264,14 @@ def curve_args(wildcards, input):
     members = experiment_members(wildcards.experiment)
     several = len({m.dataset for m in members}) > 1
     groups = [
-        f"--member {m.variant}{'/' + m.dataset if several else ''} "
-        + " ".join(curve_files(m))
+        " ".join(
+            ["--member", f"{m.variant}@{m.dataset}" if several else m.variant]
+            + curve_files(m)
+        )
         for m in members
     ]
     groups += [
-        f"--pretrain {path.split('/', 3)[3].removesuffix('.json')} {path}"
+        f"--pretrain {os.path.relpath(path, 'results/curves/pretrain')[:-5]} {path}"
         for path in input.pretrain
     ]
     return " ".join(groups)
@@ -310,7 +312,8 @@ def ranked_params(wildcards, input):
     if "raw" in input.keys():
         args.append(f"--twins {input.raw}/synthwalk.json")
     title = f"{wildcards.experiment}: {member.variant} on {wildcards.dataset}, split 0"
-    return " ".join(args + [f"--title {shlex.quote(title)}"])
+    args.append(f"--title {shlex.quote(title)}")
+    return " ".join(args)
 
 
 def plugin_labels(experiment):
