@@ -121,7 +121,7 @@ def train_cmd(data: dict, out: Path, model: dict, train: dict) -> list[str]:
 
 def eval_cmd(data: dict, model: Path, out: Path, lengths: list[int]) -> list[str]:
     cfg = {"test_lengths": lengths, "tta": "none", "device": "cpu"}
-    return amoc_cmd("evaluate", "--model", model, "--cache", data["cache"], "--split",
+    return amoc_cmd("eval.evaluate", "--model", model, "--cache", data["cache"], "--split",
                     data["split"], "--eval-config", json.dumps(cfg), "--dataset", "synthwalk",
                     "--out", out)
 

@@ -41,7 +41,7 @@ def test_pretrain_writes_motion_checkpoint_and_epe(toy: dict, tmp_path: Path) ->
     payload = read_checkpoint(out, "motion-net")
     assert payload["model_config"] == {"width": 0.125} and payload["iteration"] == 4
     assert payload["zero_flow_epe"] == pytest.approx(2.0, rel=0.2)  # toy flow is u = 2 px
-    assert payload["heldout_epe"] >= 0 and "pred3.weight" in payload["model_state"]
+    assert payload["heldout_epe"] >= 0 and "predict_flow3.weight" in payload["model_state"]
     metrics = json.loads(log_json.read_text())
     assert metrics["heldout_pairs"] > 0 and len(metrics["history"]) == 2
 
