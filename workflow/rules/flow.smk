@@ -49,5 +49,5 @@ rule pretrain_motion:
             | {"seed": config.get("seed", 0)}
         ),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {GPU_SLOTS}python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
         "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"

@@ -135,5 +135,5 @@ rule fig5:
     params:
         flow=lambda w, input: os.path.dirname(input.flow),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {GPU_SLOTS}python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"

@@ -25,7 +25,7 @@ rule train:
         flow=lambda w, input: optional_flag(input, "flow", "--flow-store"),
         motion=lambda w, input: optional_flag(input, "motion", "--motion-init"),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.train.run --cache {input.cache} --split {input.split} {params.flow} "
+        "OMP_NUM_THREADS={threads} {GPU_SLOTS}python -m amoc.train.run --cache {input.cache} --split {input.split} {params.flow} "
         "{params.motion} --model-config {params.model} --train-config {params.train} "
         "--out {output} 2> {log}"
 
@@ -49,5 +49,5 @@ rule evaluate:
         eval=lambda w: as_json(PLAN.eval_jobs[(w.train_hash, w.eval_hash)].eval),
         flow=lambda w, input: optional_flag(input, "flow", "--flow-store"),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.evaluate --model {input.model} --cache {input.cache} --split {input.split} "
+        "OMP_NUM_THREADS={threads} {GPU_SLOTS}python -m amoc.evaluate --model {input.model} --cache {input.cache} --split {input.split} "
         "{params.flow} --eval-config {params.eval} --dataset {wildcards.dataset} --out {output} 2> {log}"
