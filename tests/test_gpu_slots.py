@@ -120,7 +120,7 @@ def test_dry_run_dag_runs_gpu_rules_through_the_wrapper(tmp_path):
 def test_a_real_run_with_a_missing_id_stops_before_the_first_job(tmp_path):
     work = copy_workflow(tmp_path, TINY | {"gpus": {"ids": [0, 5], "jobs_per_gpu": 2}})
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=work,
-                            check=False, env={**FAKE_ENV, "CUDA_VISIBLE_DEVICES": "0"}, capture_output=True,
-                            text=True, timeout=120)
+                            check=False, env={**FAKE_ENV, "CUDA_VISIBLE_DEVICES": "0"},
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "gpus/ids lists GPU id(s) ['5']" in result.stderr
     assert not (work / "results").exists()
