@@ -138,8 +138,9 @@ def shell_prefix(setting: Mapping | None, local: bool, slots_dir: str = SLOTS_DI
 
 class ShellPrefix:
     """`shell_prefix` evaluated when Snakemake formats a job's command, i.e. once the executor
-    is known (it is not while the Snakefile is parsed). The rule text stays the same with and
-    without the setting, so switching it on does not trigger code-change reruns."""
+    is known (it is not while the Snakefile is parsed). Used as a rule param: the rule text
+    stays the same with and without the setting and Snakemake does not record an object param,
+    so switching it on triggers neither code- nor params-change reruns."""
 
     def __init__(self, setting: Mapping | None, is_local: Callable[[], bool]) -> None:
         self.setting, self.is_local = setting, is_local

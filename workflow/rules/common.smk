@@ -20,8 +20,9 @@ def local_executor():
     return plugin is not None and plugin.common_settings.local_exec
 
 
-# GPU rules start their shell line with {GPU_SLOTS}: the amoc.gpu_slots wrapper when the
-# `gpus` setting is present and jobs run locally, else nothing.
+# GPU rules start their shell line with {params.gpu_slots} = GPU_SLOTS: the amoc.gpu_slots
+# wrapper when the `gpus` setting is present and jobs run locally, else nothing. An object
+# param is not a params rerun trigger, so switching the setting reruns nothing.
 GPU_SLOTS = ShellPrefix(config.get("gpus"), local_executor)
 
 
