@@ -6,12 +6,32 @@ import shlex
 from snakemake.utils import validate
 
 from amoc.experiments import plan, pretrain_source, validate_config
+from amoc.gpu_slots import ShellPrefix, slot_count
 from amoc.variants import VARIANTS
 
 validate(config, "../../config/config.schema.yaml")
 validate_config(config)
 PLAN = plan(config)
 DATASETS = config["datasets"]
+
+
+def local_executor():
+    """True once Snakemake runs jobs on this machine (local or dry run), False on SLURM."""
+    plugin = workflow.executor_plugin
+    return plugin is not None and plugin.common_settings.local_exec
+
+
+# GPU rules start their shell line with {params.gpu_slots} = GPU_SLOTS: the amoc.gpu_slots
+# wrapper when the `gpus` setting is present and jobs run locally, else nothing. An object
+# param is not a params rerun trigger, so switching the setting reruns nothing.
+GPU_SLOTS = ShellPrefix(config.get("gpus"), local_executor)
+
+
+onstart:
+    # The gpus setting decides how many GPU jobs run at once (G ids x k), whatever the profile
+    # says; this also fails before the first job if a listed id does not exist.
+    if config.get("gpus") and local_executor():
+        workflow.register_resource("gpu", slot_count(config["gpus"]))
 
 
 wildcard_constraints:

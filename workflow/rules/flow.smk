@@ -39,6 +39,7 @@ rule pretrain_motion:
         mem_mb=4000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         flow=lambda w, input: os.path.dirname(input.flow),
         cfg=lambda w: as_json(
             {
@@ -49,5 +50,5 @@ rule pretrain_motion:
             | {"seed": config.get("seed", 0)}
         ),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
         "--width {wildcards.width} --pretrain-config {params.cfg} --out {output} 2> {log}"

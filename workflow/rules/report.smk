@@ -133,7 +133,8 @@ rule fig5:
         mem_mb=2000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         flow=lambda w, input: os.path.dirname(input.flow),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"
