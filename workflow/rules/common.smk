@@ -83,7 +83,12 @@ def all_outputs():
         dataset=fig5_datasets(),
         ext=["png", "pdf"],
     )
-    return outs
+    outs += expand(
+        "results/tables/flow_error_{dataset}.{ext}",
+        dataset=synthetic_datasets(),
+        ext=["md", "csv"],
+    )
+    return outs + ["results/tables/claims.md", "results/tables/claims.csv"]
 
 
 def variant_spec(job):

@@ -18,6 +18,9 @@ from amoc.data.synthwalk.identity import Identity
 from amoc.data.synthwalk.truth import GRID, frame_flow, to_store_grid
 
 HEIGHT, WIDTH = 128, 64
+# Relative contrast of the fine surface texture of walls and floors: real scenes are textured,
+# which makes the background's motion (the pan) observable, as it is for a real tracker's box.
+BACKGROUND_GRAIN = 0.12
 
 # Per-camera ranges: cam1 is bright, warm and clean; cam2 is dim, cool, noisier and softer.
 CAMERA_RANGES: tuple[dict[str, tuple[float, float]], ...] = (
@@ -102,7 +105,10 @@ def render_background(rng: np.random.Generator, style: CameraStyle, width: int) 
         w, h = rng.uniform(4, 30), rng.uniform(4, 50)
         colour = tuple(int(v) for v in _palette(rng, style.hue, 0.2, 0.95))
         cv2.rectangle(img, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), colour, -1)
-    return cv2.GaussianBlur(img, (0, 0), 0.8)
+    img = cv2.GaussianBlur(img, (0, 0), 0.8).astype(np.float32)
+    grain = cv2.GaussianBlur(rng.standard_normal(img.shape[:2]).astype(np.float32), (0, 0), 1.2)
+    img *= 1.0 + BACKGROUND_GRAIN * grain[..., None] / grain.std()
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
 def _palette(rng: np.random.Generator, hue: float, low: float, high: float) -> np.ndarray:
