@@ -54,7 +54,7 @@ def heldout_pairs(cache: FrameCache, test_pids: list[int], max_pairs: int) -> np
     return rows[keep]
 
 
-def _errors(estimate: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+def endpoint_errors(estimate: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Mean EPE over all pixels and over moving pixels; (N, 64, 32, 2) arrays."""
     epe = np.linalg.norm(estimate - truth, axis=-1)
     moving = np.linalg.norm(truth, axis=-1) > MOVING_PX
@@ -94,7 +94,7 @@ def flow_error_table(cache_dir: str, truth_dir: str, split: str, methods: list[s
     rows = heldout_pairs(cache, read_split(split)["test_pids"], max_pairs)
     truth = np.asarray(truth_store.flow[rows], np.float32)
     frames = cache.frames
-    zero_epe, zero_moving = _errors(np.zeros_like(truth), truth)
+    zero_epe, zero_moving = endpoint_errors(np.zeros_like(truth), truth)
     table = [{"flow": "zero", "kind": "no motion", "epe": zero_epe, "epe_moving": zero_moving,
               "ms_per_pair": 0.0}]
     for method in methods:
@@ -102,12 +102,12 @@ def flow_error_table(cache_dir: str, truth_dir: str, split: str, methods: list[s
             raise ConfigError(f"--methods: {method!r} is not a registered flow method "
                               f"({', '.join(sorted(FLOW_METHODS))})")
         estimate, ms = offline_estimates(frames, rows, method)
-        epe, moving = _errors(estimate, truth)
+        epe, moving = endpoint_errors(estimate, truth)
         table.append({"flow": method, "kind": "offline", "epe": epe, "epe_moving": moving,
                       "ms_per_pair": ms})
     for target, checkpoint in sorted(motion_nets.items()):
         estimate, ms = motion_net_estimates(checkpoint, frames, rows)
-        epe, moving = _errors(estimate, truth)
+        epe, moving = endpoint_errors(estimate, truth)
         table.append({"flow": f"motion net ({target} targets)", "kind": "pre-trained motion net",
                       "epe": epe, "epe_moving": moving, "ms_per_pair": ms})
     frame = pd.DataFrame(table)

@@ -16,6 +16,7 @@ DATASETS = config["datasets"]
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
+    experiment="|".join(config["experiments"]) or "NONE",
     method="[a-z0-9_]+",
     split=r"\d+",
     train_hash="[0-9a-f]{16}",

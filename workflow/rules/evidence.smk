@@ -47,9 +47,7 @@ rule flow_error:
 rule claims:
     input:
         rows=expand("results/rows/{experiment}.parquet", experiment=config["experiments"]),
-        manifests=lambda w: [
-            f"results/data/{d}/raw/synthwalk.json" for d in synthetic_datasets()
-        ],
+        raw=lambda w: [f"results/data/{d}/raw" for d in synthetic_datasets()],
     output:
         md="results/tables/claims.md",
         csv="results/tables/claims.csv",
