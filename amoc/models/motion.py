@@ -26,8 +26,9 @@ input size. Everything else is left open and chosen here:
   start at zero (weights and bias), so the untrained net predicts zero flow; each upsample_flow
   starts as bilinear 2x upsampling of its channel. PyTorch's default (Kaiming-uniform with
   a = sqrt(5), a variance gain of 1/3 per layer) shrinks the signal about 30-fold over the
-  contracting part: measured on synthwalk's exact flow, a width-0.125 net then stayed at
-  zero-flow error for 1,400 Adam steps, where this initialisation had already cut it by 9%.
+  contracting part. Measured on synthwalk's exact flow (width 0.125, Adam 1e-3, 8 pairs a
+  step, 1,400 steps, held-out persons): 1.01-1.05x zero flow's error with PyTorch's default,
+  0.91-0.96x with this initialisation.
 """
 
 from __future__ import annotations
