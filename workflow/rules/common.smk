@@ -36,6 +36,7 @@ onstart:
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
+    experiment="|".join(config["experiments"]) or "NONE",
     method="[a-z0-9_]+",
     split=r"\d+",
     train_hash="[0-9a-f]{16}",
@@ -103,7 +104,12 @@ def all_outputs():
         dataset=fig5_datasets(),
         ext=["png", "pdf"],
     )
-    return outs
+    outs += expand(
+        "results/tables/flow_error_{dataset}.{ext}",
+        dataset=synthetic_datasets(),
+        ext=["md", "csv"],
+    )
+    return outs + ["results/tables/claims.md", "results/tables/claims.csv"]
 
 
 def variant_spec(job):
