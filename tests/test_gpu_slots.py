@@ -112,7 +112,7 @@ def test_dry_run_dag_runs_gpu_rules_through_the_wrapper(tmp_path):
     lines = [ln for ln in result.stdout.splitlines() if "python -m amoc." in ln]
     prefix = ("python -m amoc.gpu_slots run --slots-dir results/.gpu-slots --ids 0,1 "
               "--per-gpu 2 -- python -m amoc.")
-    for module in ("train.run", "evaluate", "train.pretrain_motion", "report.fig5"):
+    for module in ("train.run", "eval.evaluate", "train.pretrain_motion", "report.fig5"):
         assert any(prefix + module in ln for ln in lines), module
     assert not any("gpu_slots" in ln for ln in lines if "amoc.collect" in ln)
 

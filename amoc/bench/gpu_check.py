@@ -30,8 +30,8 @@ from amoc.config import TrainConfig
 from amoc.eval.features import extract_features, tta_distmat
 from amoc.eval.metrics import evaluate
 from amoc.models import PAPER_MOTION_WIDTH, ModelConfig, build_model
-from amoc.train.inputs import resolve_device
 from amoc.train.batches import load_pairs
+from amoc.train.inputs import resolve_device
 from amoc.train.loop import pair_loss
 from amoc.train.run import Run, fit
 

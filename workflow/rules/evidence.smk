@@ -4,7 +4,9 @@
 def synthetic_datasets():
     """Datasets that carry ground-truth flow (synthwalk) and run at least one experiment."""
     used = {m.dataset for m in PLAN.members}
-    return sorted(n for n, d in DATASETS.items() if d["source"] == "synthwalk" and n in used)
+    return sorted(
+        n for n, d in DATASETS.items() if d["source"] == "synthwalk" and n in used
+    )
 
 
 def pretrained_nets(dataset):
@@ -46,7 +48,9 @@ rule flow_error:
 
 rule claims:
     input:
-        rows=expand("results/rows/{experiment}.parquet", experiment=config["experiments"]),
+        rows=expand(
+            "results/rows/{experiment}.parquet", experiment=config["experiments"]
+        ),
         raw=lambda w: [f"results/data/{d}/raw" for d in synthetic_datasets()],
     output:
         md="results/tables/claims.md",
