@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.child_env import child_env
 from tests.conftest import REPO_ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -51,8 +52,8 @@ TINY = {
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, env=child_env(), capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def copy_workflow(dest: Path, config: dict) -> Path:
