@@ -203,11 +203,12 @@ def _max_magnitude(flow: np.ndarray) -> float:
 
 def plot_fig5(
     frames: Sequence[np.ndarray], offline_flow: Sequence[np.ndarray],
-    predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike,
+    predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike, title: str | None = None,
 ) -> list[Path]:
     """Fig. 5: rows = frames (H, W, 3) uint8 / offline flow / motion-net flow, (h, w, 2) each.
 
-    Both flows of a column share one colour scale so their colours compare directly.
+    Both flows of a column share one colour scale so their colours compare directly; ``title``
+    says which motion net, target and persons are shown.
     """
     from amoc.flow import flow_to_color
 
@@ -217,6 +218,8 @@ def plot_fig5(
     fig = Figure(figsize=(1.1 * n, 5.0))
     axes = fig.subplots(3, n, squeeze=False)
     titles = ("frames", "offline flow", "motion net")
+    if title:
+        fig.suptitle(title, fontsize="small")
     for col in range(n):
         scale = max(_max_magnitude(f[col]) for f in (offline_flow, predicted_flow)) or 1.0
         images = (frames[col], flow_to_color(offline_flow[col], max_flow=scale),

@@ -63,19 +63,21 @@ def make_optimizer(params, name: str, lr: float, momentum: float) -> torch.optim
     return torch.optim.Adam(params, lr=lr)
 
 
-def load_motion_init(model: nn.Module, path: str, motion_width: float) -> None:
+def load_motion_init(model: nn.Module, path: str, cfg: ModelConfig) -> None:
     """Initialise ``model.motion_net`` from a pre-trained motion checkpoint.
 
     Raises:
-        ConfigError: the model has no motion net. CheckpointError: the width differs.
+        ConfigError: the model has no motion net. CheckpointError: the width or the colour
+        space it was pre-trained in differs from the model's.
     """
     if getattr(model, "motion_net", None) is None:
         raise ConfigError(f"--motion-init {path}: this model variant has no motion network")
     payload = read_checkpoint(path, "motion-net")
-    width = payload["model_config"].get("width")
-    if width != motion_width:
-        raise CheckpointError(f"{path}: motion net width {width} != model motion_width "
-                              f"{motion_width}; pre-train at this width or change the model")
+    saved = payload["model_config"]
+    for key, ours in (("width", cfg.motion_width), ("colour", cfg.colour)):
+        if saved.get(key) != ours:
+            raise CheckpointError(f"{path}: motion net {key} {saved.get(key)!r} != the model's "
+                                  f"{ours!r}; pre-train with this {key} or change the model")
     model.motion_net.load_state_dict(payload["model_state"])
     log.info("motion net initialised from %s (iteration %s)", path, payload.get("iteration"))
 
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def start() -> None:
         if args.motion_init:
-            load_motion_init(run.model, args.motion_init, mcfg.motion_width)
+            load_motion_init(run.model, args.motion_init, mcfg)
             run.motion_init = str(args.motion_init)
 
     train_resumably(run, args.out, lambda partial: fit(run, train, cache.frames, flow, partial),
