@@ -138,7 +138,8 @@ def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
     model = torch.compile(run.model) if t.compile else run.model
     while run.epoch < t.epochs:
         started = time.perf_counter()
-        plan = sample_epoch(train, run.rng, t.seq_len, t.translate, t.flip, frames.shape[1:3])
+        plan = sample_epoch(train, run.rng, t.seq_len, t.translate, t.flip, frames.shape[1:3],
+                            t.pairs_per_epoch)
         stats = train_one_epoch(model, run.optimizer, train, plan, frames, flow,
                                 seq_len=t.seq_len, pairs_per_step=t.pairs_per_step,
                                 margin=t.margin, grad_clip=t.grad_clip, device=run.device,
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_json:
         write_json_atomic(args.log_json, {
             "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
-            "skipped_short_sequences": train.skipped, "pairs_per_epoch": 2 * len(train.groups),
+            "skipped_short_sequences": train.skipped, "pairs_per_epoch": tcfg.pairs_per_epoch or 2 * len(train.groups),
             "train_config": tcfg.to_dict(), "model_config": asdict(mcfg)})
     return 0
 
