@@ -235,6 +235,17 @@ def plot_fig5(
     return save_figure(fig, out_path)
 
 
+def plot_empty(figure: str, experiment: str, out: str | os.PathLike) -> list[Path]:
+    """A labelled placeholder for an experiment with no cells (e.g. ``datasets: []``)."""
+    with _style():
+        fig = Figure(figsize=(4.8, 3.8))
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"{figure} ({experiment}): no results\nthe experiment lists no "
+                "datasets or cells", ha="center", va="center", transform=ax.transAxes)
+    return save_figure(fig, out)
+
+
 def _parse_map(items: Sequence[str] | None) -> dict[str, float] | None:
     if not items:
         return None
@@ -257,8 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--x-key", default=None, help="fig6c/d name part (margin / emb)")
     parser.add_argument("--x-map", nargs="+", default=None, metavar="VARIANT=VALUE")
     args = parser.parse_args(argv)
+    summary = read_summary(args.summary)
+    if summary.empty:  # written by amoc collect for an experiment without cells
+        log.warning("experiment %r has no results; drawing an empty figure", args.experiment)
+        plot_empty(args.figure, args.experiment, args.out)
+        return 0
     length = None if args.figure == "fig6a" else args.test_length
-    rows = select(read_summary(args.summary), experiment=args.experiment, test_length=length,
+    rows = select(summary, experiment=args.experiment, test_length=length,
                   protocol=args.protocol, dataset=args.dataset)
     if args.figure == "fig6a":
         plot_rank1_vs_length(rows, args.out)
