@@ -29,8 +29,9 @@ TINY = {
         }
     },
     "flow_methods": ["lk"],
+    # persons: train (the default) pre-trains per split on its 4 training persons (8 tracklets)
     "pretrain": {"dataset": "synthwalk", "iterations": 4, "batch_pairs": 2, "lr": 1e-4,
-                 "halve_after": 20000, "halve_every": 10000},
+                 "halve_after": 20000, "halve_every": 10000, "heldout_tracklets": 2},
     "model": {"variant": "amoc", "fusion": "concat", "fusion_layer": "pool2", "pooling": "avg",
               "embedding": 32, "motion_width": 0.125, "dropout": 0.6},
     "flow": "lk",
@@ -150,6 +151,7 @@ def test_changing_one_split_reruns_only_that_split(tiny_run):
     record["train_pids"][0], record["test_pids"][0] = record["test_pids"][0], record["train_pids"][0]
     split1.write_text(json.dumps(record))  # one person moved across: an edited split
     jobs = planned_jobs(snakemake(tiny_run, "-n"))
-    # table1's three models on split 1 only; fig6a uses split 0 and is untouched.
+    # table1's three models on split 1 only, and split 1's motion-net pre-training (on that
+    # split's training persons); fig6a uses split 0 and is untouched.
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "all": 1}
+                    "pretrain_motion": 1, "all": 1}
