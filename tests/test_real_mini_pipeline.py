@@ -224,7 +224,7 @@ def test_offline_flow_methods_differ(prepared: Pipelines, name: str) -> None:
 def test_motion_net_pretrained_on_real_flow(trained: Pipelines, name: str) -> None:
     p = trained[name]
     payload = read_checkpoint(p.motion, "motion-net")
-    assert payload["model_config"] == {"width": WIDTH} and payload["iteration"] == 4
+    assert payload["model_config"] == {"width": WIDTH, "colour": "rgb"} and payload["iteration"] == 4
     assert all(np.isfinite(h["loss"]) for h in payload["history"])
     log = json.loads((p.root / "motion.json").read_text())
     # held-out: one tracklet of 19 pairs; training: the other 5 tracklets' pairs
