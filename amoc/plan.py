@@ -21,7 +21,15 @@ import yaml
 from snakemake.utils import update_config
 
 from amoc.cli import run_command
-from amoc.experiments import Plan, load_config, max_splits, plan, pretrain_source, validate_config
+from amoc.experiments import (
+    Plan,
+    load_config,
+    max_splits,
+    plan,
+    pretrain_persons,
+    pretrain_source,
+    validate_config,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "config.yaml"
 # H100 anchors (AMOC-shaped net, FlowNetS width, 128x64, T=16), frame pairs/s per training job.
@@ -84,10 +92,12 @@ def _fig5_flows(p: Plan) -> dict[str, str]:
     return out
 
 
-def _pretrain_keys(config: dict, p: Plan) -> set[tuple[str, str, float]]:
-    """(source dataset, flow, width) of every motion-net pre-training the DAG needs."""
-    return {(pretrain_source(config, j.dataset)["dataset"], j.flow, j.model["motion_width"])
-            for j in p.train_jobs.values() if j.model["variant"] == "amoc"}
+def _pretrain_keys(config: dict, p: Plan) -> set[tuple[str, str, float, str, str]]:
+    """(source, flow, width, colour, persons) of every motion-net pre-training the DAG needs."""
+    return {(pretrain_source(config, j.dataset)["dataset"], j.flow, j.model["motion_width"],
+             j.model["colour"], pretrain_persons(config, j.dataset, k))
+            for h, j in p.train_jobs.items() if j.model["variant"] == "amoc"
+            for k in range(max_splits(p, h))}
 
 
 def _eval_splits(p: Plan) -> Counter:
@@ -182,7 +192,7 @@ def gpu_jobs(config: dict, p: Plan, rates: Rates) -> list[GpuJob]:
                FORWARD_SPEEDUP * rates.batched, detail] += n
     pre = config["pretrain"]
     step_s = 2 * (config["train"].get("seq_len", 16) - 1) / rates.paper
-    for src, _, _ in _pretrain_keys(config, p):
+    for src, *_ in _pretrain_keys(config, p):
         iters = pre.get("iterations", 60_000)
         groups["pretrain_motion", src, JOB_OVERHEAD_S + iters * step_s, rates.paper,
                f"{iters} it. x one paper-mode step's latency"] += 1
@@ -207,7 +217,7 @@ def flow_hours(config: dict, p: Plan) -> float:
     """CPU hours of the longest offline-flow job that pre-training waits for (2 cores each)."""
     keys = _pretrain_keys(config, p)
     hours = [0.0]
-    for src, method, _ in keys:
+    for src, method, *_ in keys:
         n_train, n_test, mean_len = dataset_size(config, src)
         frames = (2 * n_train + n_test) * mean_len
         hours.append(frames * FLOW_MS_PER_PAIR.get(method, FLOW_MS_PER_PAIR["lk"]) / 3.6e6)

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.child_env import child_env
+
 # Single-threaded BLAS/OpenMP: identical numbers in every subprocess, and two jobs fit 2 cores.
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+ENV = child_env(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
 
 METRIC_COLUMNS = [*(f"cmc_{k}" for k in range(1, 21)), "mAP", "n_query", "n_gallery"]
 

@@ -32,7 +32,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                  "test_pids": [4, 5, 6]}))
     net = root / "motion.pt"
     assert pretrain_main(["--cache", str(root / "cache"), "--flow-store", str(root / "gt"),
-                          "--width", "0.0625", "--split", str(split), "--out", str(net),
+                          "--width", "0.0625", "--colour", "rgb", "--split", str(split),
+                          "--out", str(net),
                           "--pretrain-config", json.dumps({"iterations": 3,
                                                            "heldout_tracklets": 1})]) == 0
     return {"cache": root / "cache", "gt": root / "gt", "split": split, "net": net,

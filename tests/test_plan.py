@@ -19,15 +19,16 @@ from tests.test_workflow import planned_jobs, snakemake
 
 PAPER = str(REPO_ROOT / "config" / "paper.yaml")
 # `snakemake -n --configfile config/paper.yaml` (snakemake 9.27.1), 2026-12-01.
-PAPER_JOBS = {"fetch": 2, "index": 3, "cache": 3, "split": 21, "flow": 5, "pretrain_motion": 2,
+# pretrain_motion: 10 iLIDS-VID splits x (lk, epic) with pretrain.persons: train.
+PAPER_JOBS = {"fetch": 2, "index": 3, "cache": 3, "split": 21, "flow": 5, "pretrain_motion": 20,
               "train": 821, "evaluate": 861, "fig5": 3, "collect": 8, "table": 4, "figure": 4,
-              "cmc_figure": 4, "all": 1}
+              "cmc_figure": 4, "claims": 1, "all": 1}
 
 
 def test_paper_preset_job_counts_are_exact():
     config = load_merged(PAPER)
     counts = job_counts(config, plan(config))
-    assert counts == PAPER_JOBS and sum(counts.values()) == 1742
+    assert counts == PAPER_JOBS and sum(counts.values()) == 1761
 
 
 def test_counts_agree_with_a_snakemake_dry_run_of_the_default_preset():
@@ -59,7 +60,7 @@ def test_projection_is_monotone_in_gpus_and_jobs_per_gpu():
 def test_printed_plan_labels_estimates_and_states_the_goals(capsys):
     assert main(["--configfile", PAPER, "--gpus", "8", "--jobs-per-gpu", "4"]) == 0
     out = capsys.readouterr().out
-    assert "train               821" in out and "total             1,742" in out
+    assert "train               821" in out and "total             1,761" in out
     assert "ESTIMATE" in out and "concurrency model [ESTIMATE]" in out
     assert "1000 epochs x 300 pairs x T=16, paper mode" in out  # iLIDS-VID: 150 training ids
     assert "projected wall time on G=8 GPU(s) x k=4 jobs" in out

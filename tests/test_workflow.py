@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.child_env import child_env
 from tests.conftest import REPO_ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -28,8 +29,9 @@ TINY = {
         }
     },
     "flow_methods": ["lk"],
+    # persons: train (the default) pre-trains per split on its 4 training persons (8 tracklets)
     "pretrain": {"dataset": "synthwalk", "iterations": 4, "batch_pairs": 2, "lr": 1e-4,
-                 "halve_after": 20000, "halve_every": 10000},
+                 "halve_after": 20000, "halve_every": 10000, "heldout_tracklets": 2},
     "model": {"variant": "amoc", "fusion": "concat", "fusion_layer": "pool2", "pooling": "avg",
               "embedding": 32, "motion_width": 0.125, "dropout": 0.6},
     "flow": "lk",
@@ -51,8 +53,8 @@ TINY = {
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, env=child_env(), capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def copy_workflow(dest: Path, config: dict) -> Path:
@@ -90,7 +92,9 @@ def test_paper_preset_dry_run_builds_the_full_dag():
     # 2 real datasets x 10 splits + MARS's fixed split; every table/figure experiment.
     assert jobs["split"] == 21
     assert jobs["fetch"] == 2 and jobs["index"] == 3 and jobs["cache"] == 3
-    assert jobs["pretrain_motion"] == 2  # once on iLIDS-VID per flow method, reused everywhere
+    # on iLIDS-VID's training persons of each split, per flow method (PRID-2011 and MARS reuse
+    # split 0's: pretrain.persons: train keeps every test person out of pre-training)
+    assert jobs["pretrain_motion"] == 2 * 10
     assert jobs["table"] == 4 and jobs["figure"] == 4 and jobs["collect"] == 8
     assert jobs["train"] > 700 and jobs["evaluate"] >= jobs["train"]
 
@@ -147,6 +151,7 @@ def test_changing_one_split_reruns_only_that_split(tiny_run):
     record["train_pids"][0], record["test_pids"][0] = record["test_pids"][0], record["train_pids"][0]
     split1.write_text(json.dumps(record))  # one person moved across: an edited split
     jobs = planned_jobs(snakemake(tiny_run, "-n"))
-    # table1's three models on split 1 only; fig6a uses split 0 and is untouched.
+    # table1's three models on split 1 only, and split 1's motion-net pre-training (on that
+    # split's training persons); fig6a uses split 0 and is untouched.
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "all": 1}
+                    "pretrain_motion": 1, "all": 1}

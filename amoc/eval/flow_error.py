@@ -76,7 +76,7 @@ def motion_net_estimates(checkpoint: str, frames: np.ndarray, rows: np.ndarray
     net = MotionNet(payload["model_config"]["width"])
     net.load_state_dict(payload["model_state"])
     net.eval()
-    preprocess, out = Preprocess(), []
+    preprocess, out = Preprocess(payload["model_config"]["colour"]), []
     started = time.perf_counter()
     for b in range(0, len(rows), BATCH):
         part = rows[b:b + BATCH]

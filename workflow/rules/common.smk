@@ -5,7 +5,13 @@ import shlex
 
 from snakemake.utils import validate
 
-from amoc.experiments import plan, pretrain_source, validate_config
+from amoc.experiments import (
+    plan,
+    pretrain_persons,
+    pretrain_source,
+    resolve_pretrain,
+    validate_config,
+)
 from amoc.gpu_slots import ShellPrefix, slot_count
 from amoc.variants import VARIANTS
 
@@ -57,10 +63,23 @@ def flow_dir(dataset, method):
     return f"results/flow/{dataset}/{method}/flow.npy"
 
 
-def motion_init(job):
-    """Path of the pre-trained motion net this end-to-end model starts from."""
+def motion_init(job, split):
+    """Path of the pre-trained motion net this end-to-end model starts from on `split`."""
     src = pretrain_source(config, job.dataset)["dataset"]
-    return f"results/pretrain/{src}/{job.flow}/w{job.model['motion_width']}.pt"
+    persons = pretrain_persons(config, job.dataset, int(split))
+    width, colour = job.model["motion_width"], job.model["colour"]
+    return f"results/pretrain/{src}/{job.flow}/w{width}_{colour}/{persons}.pt"
+
+
+def pretrain_inputs(wildcards):
+    """Frames and flow targets, plus the split whose training persons it uses (if any)."""
+    inputs = {
+        "cache": cache_dir(wildcards.source),
+        "flow": flow_dir(wildcards.source, wildcards.method),
+    }
+    if wildcards.persons != "all":
+        inputs["split"] = f"results/splits/{wildcards.source}/{wildcards.persons}.json"
+    return inputs
 
 
 def split_files(dataset, n):
@@ -125,14 +144,14 @@ def fig5_datasets():
 
 
 def fig5_job(dataset):
-    """The end-to-end model whose motion net Fig. 5 shows (Table I's, else any)."""
+    """The end-to-end model whose pre-trained motion net Fig. 5 shows: EpicFlow's if any."""
     jobs = [
         PLAN.train_jobs[m.train_hash]
         for m in PLAN.members
         if m.dataset == dataset
         and variant_spec(PLAN.train_jobs[m.train_hash]).has_motion_net
     ]
-    return jobs[0]
+    return next((j for j in jobs if j.flow == "epic"), jobs[0])
 
 
 def sources(kind):
@@ -171,7 +190,7 @@ def train_inputs(wildcards):
     if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
     if variant_spec(job).has_motion_net:
-        inputs["motion"] = motion_init(job)
+        inputs["motion"] = motion_init(job, wildcards.split)
     return inputs
 
 
@@ -207,9 +226,22 @@ def member_args(wildcards):
 
 
 def fig5_inputs(wildcards):
+    """The pre-trained (not fine-tuned) motion net, its target flow, split 0's test persons."""
     job = fig5_job(wildcards.dataset)
     return {
-        "model": f"results/models/{job.dataset}/{job.train_hash}/split0.pt",
+        "motion": motion_init(job, 0),
         "cache": cache_dir(job.dataset),
         "flow": flow_dir(job.dataset, job.flow),
+        "split": f"results/splits/{job.dataset}/split0.json",
     }
+
+
+def fig5_title(dataset):
+    """What Fig. 5 shows, for its title (and the report caption)."""
+    job = fig5_job(dataset)
+    source = pretrain_source(config, dataset)
+    return (
+        f"{dataset}: motion net pre-trained on {source['dataset']} "
+        f"(pretrain.persons: {source['persons']}), {job.flow} target; "
+        "held-out persons of split 0"
+    )

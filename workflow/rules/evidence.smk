@@ -10,13 +10,13 @@ def synthetic_datasets():
 
 
 def pretrained_nets(dataset):
-    """{target method: checkpoint} of every motion net pre-trained for this dataset's models."""
+    """{target method: checkpoint} of the motion nets pre-trained for split 0 of this dataset."""
     jobs = [
         j
         for j in PLAN.train_jobs.values()
         if j.dataset == dataset and variant_spec(j).has_motion_net
     ]
-    return {j.flow: motion_init(j) for j in jobs}
+    return {j.flow: motion_init(j, 0) for j in jobs}
 
 
 rule flow_error:

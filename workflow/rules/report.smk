@@ -135,6 +135,8 @@ rule fig5:
     params:
         gpu_slots=GPU_SLOTS,
         flow=lambda w, input: os.path.dirname(input.flow),
+        title=lambda w: shlex.quote(fig5_title(w.dataset)),
     shell:
-        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.report.fig5 --motion-net {input.motion} --cache {input.cache} "
+        "--flow-store {params.flow} --split {input.split} --title {params.title} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"
