@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amoc.atomic import write_text_atomic
-from amoc.bench.rows import GIB, Row, device_name, format_table
+from amoc.bench.rows import GIB, Row, device_name, publish
 from amoc.bench.train import SyntheticData, make_plan, measure_training, synthetic_data
 from amoc.cli import run_command
 from amoc.config import TrainConfig
@@ -208,11 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += [loss_row(device, dev, sizes),
              resume_row(device, dev, sizes, synthetic_data(4, sizes.seq_len)),
              eval_row(device, dev, sizes)]
-    table = format_table(rows)
-    print(table)
-    if args.out:
-        write_text_atomic(args.out, table + "\n")
-    return 0
+    return publish(rows, args.out)
 
 
 if __name__ == "__main__":
