@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fig5": ("amoc.report.fig5", "draw Fig. 5 from a trained end-to-end model"),
     "bench": ("amoc.bench.__main__", "print the speed benchmark table"),
     "du": ("amoc.disk_usage", "report disk use of every intermediate"),
+    "plan": ("amoc.plan", "jobs, cost and projected wall time of a config's DAG"),
 }
 
 

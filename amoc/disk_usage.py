@@ -24,7 +24,7 @@ ORDER = ("data raw", "indexes", "caches", "splits", "flow stores", "pretrain", "
 TOP_LEVEL: dict[str, tuple[str, int]] = {
     "splits": ("splits", 1),  # splits/{ds}/split{k}.json
     "flow": ("flow stores", 2),  # flow/{ds}/{method}/
-    "pretrain": ("pretrain", 2),  # pretrain/{source}/{method}/w{width}.pt
+    "pretrain": ("pretrain", 2),  # pretrain/{source}/{method}/w{width}_{colour}/{persons}.pt
     "models": ("models", 1),  # models/{ds}/{train_hash}/split{k}.pt
     "curves": ("curves", 2),  # curves/{train,pretrain}/{ds}/.../*.json (--log-json)
     "eval": ("eval rows", 1),  # eval/{ds}/{train_hash}/{eval_hash}/split{k}.parquet

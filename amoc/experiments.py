@@ -4,6 +4,11 @@ The workflow and the tests both use `plan(config)`, so the DAG is plain data tha
 inspected without Snakemake. Identical resolved settings share one trained model (keyed by a hash
 of everything that changes training), so Table I's end-to-end AMOC, Table II's concat/pool2 cell
 and Fig. 6's defaults are trained once per split.
+
+One source of truth for values: every cell is resolved through the dataclasses its jobs build
+(ModelConfig, TrainConfig, EvalConfig, PretrainConfig) when the DAG is built, so `snakemake -n`
+refuses exactly what a job would refuse, and the hashes cover the defaults filled in: a changed
+default in the code moves exactly the jobs that use it.
 """
 
 from __future__ import annotations
@@ -18,11 +23,22 @@ from typing import Any
 import jsonschema
 import yaml
 
+from amoc.config import EvalConfig, PretrainConfig, TrainConfig
 from amoc.errors import ConfigError
+from amoc.models.config import ModelConfig
 from amoc.plugins import is_plugin, load_object, model_spec, parse_flow_methods, source_fingerprint
 from amoc.provenance import config_hash
 
 SCHEMA_FILE = "config.schema.yaml"  # package data: a link to config/config.schema.yaml
+# The config section each job dataclass reads; its fields the workflow fills in (not in the
+# section), and the section's keys that only the workflow reads (not for the job).
+SECTIONS = {"model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
+            "pretrain": PretrainConfig}
+DERIVED = {"model": ("num_classes",), "train": ("seed",), "pretrain": ("seed",)}
+WORKFLOW_ONLY = {"pretrain": ("dataset", "per_dataset", "persons")}
+PRETRAIN_PERSONS = ("train", "all")  # the first is the default
+# num_classes comes from the split when the job runs; any valid count checks the other keys.
+PLACEHOLDER_CLASSES = 2
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ def validate_config(config: dict, source: str = "config") -> None:
         walk = spec.get("synthwalk", {})
         if walk.get("min_len", 0) > walk.get("max_len", 10**9):
             raise ConfigError(f"{source}: datasets/{name}/synthwalk: min_len > max_len")
+    resolve_pretrain(config, source)
     if config["pretrain"].get("dataset") not in datasets:
         raise ConfigError(
             f"{source}: pretrain/dataset '{config['pretrain'].get('dataset')}' is not one of "
@@ -129,6 +146,7 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"has only n_splits = {n_splits}"
             )
     override_schema = {"$defs": load_schema()["$defs"], "$ref": "#/$defs/override"}
+    seed = int(config.get("seed", 0))
     try:  # resolving a variant imports its plug-in model, if any
         variants = expand_variants(exp, config)
     except ConfigError as err:
@@ -143,6 +161,9 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
                 f"{source}: experiments/{name} variant '{variant}': invalid value at '{key}': "
                 f"{err.message}"
             ) from err
+        for ds in exp["datasets"]:
+            resolve_cell(resolved, dataset_epochs(config, ds, resolved["train"]), seed,
+                         f"{source}: experiments/{name} variant '{variant}' on '{ds}'")
         flow = resolved["flow"]
         if flow is not None and flow not in parse_flow_methods(config["flow_methods"]):
             raise ConfigError(
@@ -208,6 +229,31 @@ def dataset_epochs(config: dict, dataset: str, train: dict) -> dict:
     return train if epochs is None else {**train, "epochs": epochs}
 
 
+def resolved(section: str, values: dict, where: str, **workflow: Any) -> dict:
+    """One config section as its job's dataclass resolves it: validated, defaults filled in.
+
+    ``workflow`` gives the DERIVED keys: the seed, and a placeholder num_classes that is dropped
+    again (the training job takes it from its split).
+    """
+    try:
+        out = SECTIONS[section].from_dict({**values, **workflow}).to_dict()
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {section}: {err}") from err
+    return {k: v for k, v in out.items() if k != "num_classes"}
+
+
+def resolve_cell(spec: dict, train: dict, seed: int, where: str) -> dict:
+    """The resolved model, train (with the seed) and eval settings of one experiment cell.
+
+    A plug-in model's keys are its class's own keywords: kept as written (no AMOC defaults).
+    """
+    model = (copy.deepcopy(spec["model"]) if is_plugin(spec["model"]) else
+             resolved("model", spec["model"], where, num_classes=PLACEHOLDER_CLASSES))
+    return {"model": model,
+            "train": resolved("train", train, where, seed=seed),
+            "eval": resolved("eval", spec["eval"], where)}
+
+
 def plan(config: dict) -> Plan:
     """Expand the experiment matrix into de-duplicated training and evaluation jobs."""
     train_jobs: dict[str, TrainJob] = {}
@@ -217,8 +263,9 @@ def plan(config: dict) -> Plan:
     for exp_name, exp in config["experiments"].items():
         for variant, spec in expand_variants(exp, config).items():
             for dataset in exp["datasets"]:
-                train = dataset_epochs(config, dataset, spec["train"])
-                key = {"dataset": dataset, "model": spec["model"], "train": train,
+                cell = resolve_cell(spec, dataset_epochs(config, dataset, spec["train"]), seed,
+                                    f"experiments/{exp_name} variant '{variant}'")
+                key = {"dataset": dataset, "model": cell["model"], "train": cell["train"],
                        "flow": spec["flow"], "seed": seed}
                 if model_spec(spec["model"]).has_motion_net:
                     key["pretrain"] = pretrain_source(config, dataset)
@@ -226,24 +273,43 @@ def plan(config: dict) -> Plan:
                     key["plugin"] = source_fingerprint(spec["model"]["class"])
                 train_hash = config_hash(key)
                 train_jobs.setdefault(train_hash, TrainJob(
-                    dataset, train_hash, spec["model"], train, spec["flow"], seed))
-                eval_hash = config_hash(spec["eval"])
+                    dataset, train_hash, cell["model"], cell["train"], spec["flow"], seed))
+                eval_hash = config_hash(cell["eval"])
                 eval_jobs.setdefault((train_hash, eval_hash), EvalJob(
-                    dataset, train_hash, eval_hash, spec["eval"]))
+                    dataset, train_hash, eval_hash, cell["eval"]))
                 members.append(Member(exp_name, exp["kind"], dataset, variant, train_hash,
                                       eval_hash, int(exp.get("splits", 1))))
     return Plan(train_jobs, eval_jobs, members)
 
 
+def resolve_pretrain(config: dict, where: str = "config") -> dict:
+    """The PretrainConfig the pretrain_motion jobs receive (validated, defaults filled in)."""
+    pre = config["pretrain"]
+    values = {k: v for k, v in pre.items() if k not in WORKFLOW_ONLY["pretrain"]}
+    return resolved("pretrain", values, where, seed=int(config.get("seed", 0)))
+
+
 def pretrain_source(config: dict, dataset: str) -> dict:
-    """Which dataset the motion net is pre-trained on, and with what settings."""
+    """Which dataset and persons the motion net is pre-trained on, and with what settings."""
     pre = config["pretrain"]
     source = dataset if pre.get("per_dataset", False) else pre["dataset"]
-    return {**{k: v for k, v in pre.items() if k not in {"dataset", "per_dataset"}},
-            "dataset": source}
+    return {**resolve_pretrain(config), "dataset": source,
+            "persons": pre.get("persons", PRETRAIN_PERSONS[0])}
+
+
+def pretrain_persons(config: dict, dataset: str, split: int) -> str:
+    """Checkpoint name of the motion net a model on ``dataset`` split ``split`` starts from.
+
+    "all": every tracklet of the source dataset. "train" (default): the source's training persons
+    of the same split when the source is the dataset itself (its test persons never reach
+    pre-training), else of the source's split 0 (none of the source's persons is in the dataset).
+    """
+    source = pretrain_source(config, dataset)
+    if source["persons"] == "all":
+        return "all"
+    return f"split{split if source['dataset'] == dataset else 0}"
 
 
 def max_splits(plan_: Plan, train_hash: str) -> int:
     """How many splits a trained model is needed on (the largest over the cells it fills)."""
     return max(m.splits for m in plan_.members if m.train_hash == train_hash)
-

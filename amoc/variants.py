@@ -1,8 +1,8 @@
 """The model variants of Table I, as an explicit registry (torch-free: the workflow reads it).
 
 * ``rcn``: the baseline (McLaughlin et al. 2016): one spatial stream on 5 channels, YUV of frame t
-  plus 2 offline-flow channels, no fusion.
-* ``amoc_nomotion``: "AMOC w/o Motion": the RGB (YUV) stream only.
+  plus 2 offline-flow channels, no fusion, stride-1 convolutions.
+* ``amoc_nomotion``: "AMOC w/o Motion": the RGB stream only.
 * ``amoc_offline``: "AMOC + LK-Flow/EpicFlow" (non-end-to-end): offline flow replaces the motion
   network and feeds the flow stream, fused with the RGB stream.
 * ``amoc``: "end-to-end AMOC": motion network -> Pred3 -> flow stream, fused with the RGB stream.
@@ -21,10 +21,14 @@ class VariantSpec:
         flow_source: "none", "offline" (``flow`` argument) or "motion_net" (learned, Pred3).
         two_stream: True: flow has its own stream, fused with RGB; False: flow channels (if
             any) are stacked onto the RGB input.
+        spatial_stride: the spatial networks' conv stride unless the model config sets one.
+        colour: the input colour space unless the model config sets one.
     """
 
     flow_source: str
     two_stream: bool
+    spatial_stride: int
+    colour: str
 
     @property
     def uses_flow(self) -> bool:
@@ -42,9 +46,14 @@ class VariantSpec:
         return self.flow_source == "motion_net"
 
 
+# AMOC variants follow Sec. III-B2: "All the strides in the convolutional layers and pooling
+# layers are set as 2" and "The inputs of the network ... are raw RGB images". The baseline
+# follows McLaughlin et al.'s code: stride-1 convolutions on YUV frames.
+AMOC_INPUT = {"spatial_stride": 2, "colour": "rgb"}
+BASELINE_INPUT = {"spatial_stride": 1, "colour": "yuv"}
 VARIANTS: dict[str, VariantSpec] = {
-    "rcn": VariantSpec(flow_source="offline", two_stream=False),
-    "amoc_nomotion": VariantSpec(flow_source="none", two_stream=False),
-    "amoc_offline": VariantSpec(flow_source="offline", two_stream=True),
-    "amoc": VariantSpec(flow_source="motion_net", two_stream=True),
+    "rcn": VariantSpec(flow_source="offline", two_stream=False, **BASELINE_INPUT),
+    "amoc_nomotion": VariantSpec(flow_source="none", two_stream=False, **AMOC_INPUT),
+    "amoc_offline": VariantSpec(flow_source="offline", two_stream=True, **AMOC_INPUT),
+    "amoc": VariantSpec(flow_source="motion_net", two_stream=True, **AMOC_INPUT),
 }

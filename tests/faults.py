@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.child_env import child_env
+
 # Single-threaded BLAS/OpenMP: identical numbers in every subprocess, and two jobs fit 2 cores.
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+ENV = child_env(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
 
 METRIC_COLUMNS = [*(f"cmc_{k}" for k in range(1, 21)), "mAP", "n_query", "n_gallery"]
 
@@ -121,7 +123,7 @@ def train_cmd(data: dict, out: Path, model: dict, train: dict) -> list[str]:
 
 def eval_cmd(data: dict, model: Path, out: Path, lengths: list[int]) -> list[str]:
     cfg = {"test_lengths": lengths, "tta": "none", "device": "cpu"}
-    return amoc_cmd("evaluate", "--model", model, "--cache", data["cache"], "--split",
+    return amoc_cmd("eval.evaluate", "--model", model, "--cache", data["cache"], "--split",
                     data["split"], "--eval-config", json.dumps(cfg), "--dataset", "synthwalk",
                     "--out", out)
 

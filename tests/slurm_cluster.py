@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.child_env import child_env
+
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "unshare",
             "mount")
 SYSTEM_CONF_DIR = Path("/etc/slurm")
@@ -208,7 +210,7 @@ def local_cluster(work: Path, timeout: float = 90) -> Iterator[SlurmCluster]:
     node = socket.gethostname().split(".")[0]
     munge_dir = Path(tempfile.mkdtemp(prefix="amoc-munge-"))
     conf = write_config(work, munge_dir / "munge.socket", node)
-    env = {**os.environ, "SLURM_CONF": str(conf)}  # for clients outside the namespaces
+    env = child_env(SLURM_CONF=str(conf))  # for clients outside the namespaces
     cluster = SlurmCluster(work, env)
     try:
         _start_munged(cluster, munge_dir)

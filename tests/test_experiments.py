@@ -9,7 +9,14 @@ import yaml
 from snakemake.utils import update_config
 
 from amoc.errors import ConfigError
-from amoc.experiments import expand_variants, load_config, plan, validate_config
+from amoc.experiments import (
+    expand_variants,
+    load_config,
+    plan,
+    pretrain_persons,
+    pretrain_source,
+    validate_config,
+)
 from tests.conftest import REPO_ROOT
 
 DEFAULT = REPO_ROOT / "config" / "config.yaml"
@@ -111,3 +118,21 @@ def test_paper_preset_builds_the_full_matrix():
     assert margins == set(range(1, 11))
     mars = [j for j in p.train_jobs.values() if j.dataset == "mars"]
     assert mars and all(j.train["epochs"] == 2000 for j in mars)
+
+
+def test_pretraining_keeps_test_persons_out_by_default(config):
+    assert pretrain_source(config, "synthwalk")["persons"] == "train"
+    assert [pretrain_persons(config, "synthwalk", k) for k in (0, 1)] == ["split0", "split1"]
+    paper = paper_config()  # PRID-2011 and MARS reuse iLIDS-VID's split-0 motion net
+    assert pretrain_persons(paper, "prid2011", 3) == pretrain_persons(paper, "mars", 0) == "split0"
+    assert pretrain_persons(paper, "ilidsvid", 3) == "split3"
+
+
+def test_pretraining_on_all_persons_is_another_model(config):
+    everyone = copy.deepcopy(config)
+    everyone["pretrain"]["persons"] = "all"
+    assert pretrain_persons(everyone, "synthwalk", 1) == "all"
+    e2e = {(m.experiment, m.variant): m.train_hash for m in plan(config).members}
+    e2e_all = {(m.experiment, m.variant): m.train_hash for m in plan(everyone).members}
+    assert e2e[("table1", "amoc_e2e_epic")] != e2e_all[("table1", "amoc_e2e_epic")]
+    assert e2e[("table1", "baseline_lk")] == e2e_all[("table1", "baseline_lk")]

@@ -3,7 +3,7 @@ prefetch) keeps the loss.
 
 Every comparison uses one batch and one set of weights in eval mode (dropout off), so the only
 difference is the numerical path. CPU tests always run; CUDA tests run on a GPU machine
-(bench/gpu_check.sh).
+(`python -m pytest tests/test_fastpath.py` there).
 """
 
 from __future__ import annotations

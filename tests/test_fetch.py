@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
+import socket
 import tarfile
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -167,14 +171,50 @@ def test_missing_archive_names_the_path_to_put_it_at(tmp_path):
     assert str(archive) in str(err.value) and "put it at that path" in str(err.value)
 
 
-def test_unreachable_url_asks_for_a_manual_download(tmp_path):
-    url = (tmp_path / "nowhere" / "iLIDS-VID.tar").as_uri()
+def _assert_manual_download_message(message: str, url: str) -> None:
+    """Names the dataset and the URL, says where else to get it, gives the exact line to add."""
+    assert "dataset 'ilidsvid'" in message and url in message
+    assert "Queen Mary University of London" in message
+    assert "under `datasets: ilidsvid:`" in message
+    assert "\n    archive: data/archives/iLIDS-VID.tar\n" in message
+
+
+@pytest.mark.parametrize("url", [
+    "missing-file",  # a file:// URL that does not exist
+    "http://127.0.0.1:9/iLIDS-VID.tar",  # a local port nobody listens on: connection refused
+])
+def test_unreachable_url_asks_for_a_manual_download(tmp_path, url):
+    if url == "missing-file":
+        url = (tmp_path / "nowhere" / "iLIDS-VID.tar").as_uri()
     out = tmp_path / "out" / "raw"
-    with pytest.raises(DatasetError, match="Download it by hand") as err:
+    with pytest.raises(DatasetError) as err:
         prepare("ilidsvid", out, url=url)
-    message = str(err.value)
-    assert url in message and "archive: /path/to/iLIDS-VID.tar" in message
+    _assert_manual_download_message(str(err.value), url)
     assert list(out.parent.iterdir()) == []  # no half-downloaded file or .part left
+
+
+@pytest.mark.parametrize("failure", [
+    urllib.error.HTTPError("http://x", 404, "Not Found", {}, None),
+    urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),  # DNS
+    TimeoutError("timed out"),
+    http.client.IncompleteRead(b"partial"),
+])
+def test_http_dns_and_timeout_failures_give_the_same_guidance(tmp_path, monkeypatch, failure):
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(urllib.request, "urlopen", fail)
+    url = "http://www.eecs.qmul.ac.uk/~xiatian/iLIDS-VID/iLIDS-VID.tar"
+    with pytest.raises(DatasetError) as err:
+        prepare("ilidsvid", tmp_path / "out" / "raw", url=url)
+    _assert_manual_download_message(str(err.value), url)
+
+
+def test_the_archive_line_from_the_message_is_still_checksum_verified(tmp_path):
+    archive = make_tar(tmp_path / "iLIDS-VID.tar", TREE)
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        prepare("ilidsvid", tmp_path / "out" / "raw", url="http://127.0.0.1:9/iLIDS-VID.tar",
+                archive=str(archive), checksum="md5:" + "0" * 32)
 
 
 def test_download_then_verify_and_extract(tmp_path):

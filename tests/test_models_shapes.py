@@ -13,6 +13,7 @@ from amoc.models import (
     ModelConfig,
     MotionNet,
     Preprocess,
+    TwoStreamEncoder,
     build_model,
     frame_pairs,
 )
@@ -54,6 +55,53 @@ def test_every_fusion_config_gives_expected_shapes(fusion, layer, pooling, width
     frames, _ = _clip()
     with torch.no_grad():
         _check(model(frames), B, T)
+
+
+# (C, H, W) after each fusion point of a 64 x 32 input: the paper's "all the strides ... are
+# set as 2" (Sec. III-B2) and the baseline's stride-1 convolutions.
+FUSION_POINT_SHAPES = {
+    2: {"tanh1": (16, 34, 18), "pool1": (16, 17, 9), "tanh2": (32, 11, 7), "pool2": (32, 5, 3),
+        "tanh3": (32, 5, 4), "pool3": (32, 2, 2), "fc": (128,)},
+    1: {"tanh1": (16, 68, 36), "pool1": (16, 34, 18), "tanh2": (32, 38, 22),
+        "pool2": (32, 19, 11), "tanh3": (32, 23, 15), "pool3": (32, 11, 7), "fc": (128,)},
+}
+
+
+@pytest.mark.parametrize("stride", sorted(FUSION_POINT_SHAPES))
+@pytest.mark.parametrize("layer", FUSION_LAYERS)
+@pytest.mark.parametrize("fusion", sorted(FUSION_METHODS))
+def test_all_21_fusion_points_have_the_expected_maps(fusion, layer, stride):
+    enc = TwoStreamEncoder(3, 2, fusion, layer, (16, 32, 32), 128, 0.6, stride).eval()
+    rgb, flow = torch.rand(2, 3, 64, 32), torch.rand(2, 2, 64, 32)
+    with torch.no_grad():
+        a, b = enc.rgb_stream(rgb), enc.flow_stream(flow)
+        fused = enc.fuse(a, b)
+        out = enc.trunk(fused)
+    shape = FUSION_POINT_SHAPES[stride][layer]
+    assert tuple(a.shape) == tuple(b.shape) == (2, *shape)
+    widen = 2 if fusion == "concat" else 1
+    assert tuple(fused.shape) == (2, shape[0] * widen, *shape[1:])
+    assert tuple(out.shape) == (2, enc.out_dim) and enc.out_dim == 128 * (widen if layer == "fc" else 1)
+
+
+@pytest.mark.parametrize(("variant", "stride", "colour", "fc_in"),
+                         [("amoc", 2, "rgb", 128), ("amoc_offline", 2, "rgb", 128),
+                          ("amoc_nomotion", 2, "rgb", 128), ("rcn", 1, "yuv", 2464)])
+def test_variants_default_to_the_paper_or_the_baseline_input(variant, stride, colour, fc_in):
+    cfg = ModelConfig(num_classes=NUM_CLASSES, variant=variant)
+    assert (cfg.spatial_stride, cfg.colour) == (stride, colour)
+    fc = next(m for m in build_model(cfg).modules() if isinstance(m, torch.nn.Linear))
+    assert fc.in_features == fc_in
+    override = ModelConfig(num_classes=NUM_CLASSES, variant=variant, spatial_stride=3 - stride)
+    assert override.spatial_stride == 3 - stride
+
+
+def test_rgb_preprocess_keeps_the_channels():
+    frames, _ = _clip(b=1, t=2)
+    rgb = Preprocess("rgb")(frames)
+    mean = frames.mean(dim=(-2, -1), keepdim=True)
+    std = frames.std(dim=(-2, -1), unbiased=False, keepdim=True)
+    torch.testing.assert_close(rgb, (frames - mean) / std, atol=1e-3, rtol=0)  # eps in var
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -114,7 +162,7 @@ def test_frame_pairs_stack_frame_t_then_t_plus_1():
 
 def test_preprocess_standardises_each_frame_and_channel():
     frames, _ = _clip(b=2, t=3)
-    yuv = Preprocess()(frames)
+    yuv = Preprocess("yuv")(frames)
     assert yuv.shape == frames.shape
     torch.testing.assert_close(yuv.mean(dim=(-2, -1)), torch.zeros(2, 3, 3), atol=1e-5, rtol=0)
     std = yuv.std(dim=(-2, -1), unbiased=False)
@@ -124,7 +172,7 @@ def test_preprocess_standardises_each_frame_and_channel():
 def test_preprocess_luma_of_black_and_white_halves():
     frames = torch.zeros(1, 1, 3, 4, 2)
     frames[..., :2, :] = 1.0  # top half white, bottom half black
-    yuv = Preprocess()(frames)[0, 0]
+    yuv = Preprocess("yuv")(frames)[0, 0]
     # Y standardised to +1 / -1 (up to the eps in the variance)
     torch.testing.assert_close(yuv[0, :2], torch.ones(2, 2), atol=1e-4, rtol=0)
     torch.testing.assert_close(yuv[0, 2:], -torch.ones(2, 2), atol=1e-4, rtol=0)

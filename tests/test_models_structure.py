@@ -84,9 +84,11 @@ def _fan_in(layer: nn.Module) -> int:
     return layer.in_channels if isinstance(layer, nn.Conv2d) else layer.in_features
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("layer", FUSION_LAYERS)
-def test_layers_after_fusion_point_exist_once(layer):
-    encoders = {f: TwoStreamEncoder(3, 2, f, layer, (16, 32, 32), 128, 0.6) for f in FUSION_METHODS}
+def test_layers_after_fusion_point_exist_once(layer, stride):
+    encoders = {f: TwoStreamEncoder(3, 2, f, layer, (16, 32, 32), 128, 0.6, stride)
+                for f in FUSION_METHODS}
     split = FUSION_LAYERS.index(layer) + 1
     own = (split + 1) // 2  # weight layers among stages 0..split-1 (convs at 0, 2, 4; FC at 6)
     for enc in encoders.values():
@@ -143,15 +145,17 @@ def test_single_frame_clip_is_rejected():
 @pytest.mark.parametrize(
     ("field", "value", "listed"),
     [
-        ("variant", "amocc", "amoc_offline"),
-        ("fusion", "mean", "concat, sum, max"),
-        ("fusion_layer", "pool4", "tanh1, pool1"),
-        ("pooling", "sum", "avg, max"),
-        ("embedding", 0, "positive"),
+        ("variant", "amocc", "'amoc_offline'"),
+        ("fusion", "mean", "'concat', 'sum', 'max'"),
+        ("fusion_layer", "pool4", "'tanh1', 'pool1'"),
+        ("pooling", "sum", "'avg', 'max'"),
+        ("embedding", 0, "an integer in [8, 4096]"),
         ("num_classes", 2.5, "integer"),
-        ("motion_width", -1.0, "positive"),
-        ("dropout", 1.0, "probability"),
-        ("spatial_filters", (16, 32), "3 integers"),
+        ("motion_width", -1.0, "(0, 4]"),
+        ("dropout", 1.0, "[0, 1)"),
+        ("spatial_filters", (16, 32), "a list of 3 integers"),
+        ("spatial_stride", 3, "an integer in [1, 2]"),
+        ("colour", "hsv", "'rgb', 'yuv'"),
     ],
 )
 def test_config_validation_names_field_and_valid_values(field, value, listed):

@@ -30,7 +30,7 @@ from amoc.data.readers import read_dataset
 from amoc.data.splits import make_splits, write_splits
 from amoc.flow.layout import FlowStore, index_fingerprint
 from amoc.flow.store import build_flow_store
-from amoc.report.fig5 import fig5_panels
+from amoc.report.fig5 import PretrainedMotion, fig5_panels
 from amoc.report.results import COLUMNS, read_rows
 from amoc.train import pretrain_motion
 from amoc.train.checkpoint import load_model, read_checkpoint
@@ -120,7 +120,7 @@ def pretrain(p: Pipeline) -> None:
     p.motion = p.root / "motion.pt"
     assert pretrain_motion.main([
         "--cache", str(p.cache), "--flow-store", str(p.flows["epic"]), "--width", str(WIDTH),
-        "--pretrain-config", json.dumps(PRETRAIN), "--split", str(p.split),
+        "--colour", "rgb", "--pretrain-config", json.dumps(PRETRAIN), "--split", str(p.split),
         "--out", str(p.motion), "--log-json", str(p.root / "motion.json")]) == 0
 
 
@@ -139,7 +139,7 @@ def train_commands(p: Pipeline) -> dict[str, list[str]]:
 
 
 def report_commands(p: Pipeline) -> dict[str, list[str]]:
-    """``amoc.eval.evaluate`` for both trained models and ``amoc.report.fig5`` for the amoc one."""
+    """``amoc.eval.evaluate`` for both trained models and ``amoc.report.fig5`` (pre-trained net)."""
     commands = {}
     for variant, method in VARIANT_FLOW.items():
         p.rows[variant] = p.root / "rows" / variant / "split0.parquet"
@@ -150,8 +150,9 @@ def report_commands(p: Pipeline) -> dict[str, list[str]]:
             "--out", str(p.rows[variant])]
     p.fig5 = p.root / "figures" / f"fig5_{p.name}"
     commands[f"{p.name} fig5"] = [
-        "amoc.report.fig5", "--model", str(p.models["amoc"]), "--cache", str(p.cache),
-        "--flow-store", str(p.flows["epic"]), "--out", str(p.fig5), "--pairs", "4"]
+        "amoc.report.fig5", "--motion-net", str(p.motion), "--cache", str(p.cache),
+        "--flow-store", str(p.flows["epic"]), "--split", str(p.split), "--out", str(p.fig5),
+        "--pairs", "4"]
     return commands
 
 
@@ -223,7 +224,7 @@ def test_offline_flow_methods_differ(prepared: Pipelines, name: str) -> None:
 def test_motion_net_pretrained_on_real_flow(trained: Pipelines, name: str) -> None:
     p = trained[name]
     payload = read_checkpoint(p.motion, "motion-net")
-    assert payload["model_config"] == {"width": WIDTH} and payload["iteration"] == 4
+    assert payload["model_config"] == {"width": WIDTH, "colour": "rgb"} and payload["iteration"] == 4
     assert all(np.isfinite(h["loss"]) for h in payload["history"])
     log = json.loads((p.root / "motion.json").read_text())
     # held-out: one tracklet of 19 pairs; training: the other 5 tracklets' pairs
@@ -272,8 +273,8 @@ def test_fig5_is_drawn_from_real_frames(trained: Pipelines, name: str) -> None:
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     cache = FrameCache(p.cache)
     flow = FlowStore(p.flows["epic"]).flow
-    frames, offline, predicted = fig5_panels(load_model(p.models["amoc"]).eval(), cache,
-                                             flow, 0, n_pairs=4)
+    frames, offline, predicted = fig5_panels(PretrainedMotion(p.motion), cache, flow, 0,
+                                             n_pairs=4)
     assert [f.shape for f in frames] == [(128, 64, 3)] * 4
     assert [f.shape for f in offline] == [f.shape for f in predicted] == [(64, 32, 2)] * 4
     assert all(np.isfinite(f).all() for f in predicted) and any(f.any() for f in offline)

@@ -106,8 +106,19 @@ def test_table1_markdown_has_ours_paper_difference_and_dashes(summary):
 def test_table3_lists_reported_comparison_methods(summary):
     md = tables.render_table(summary, table="table3", experiment="table1")["md"]
     assert "| STA [13] | paper (reported) | 44.3 | 71.7 | 83.7 | 91.7 |" in md
-    assert "| AMOC + EpicFlow | paper (reported) | 65.5" in md
+    assert "| AMOC + EpicFlow | ours | — |" in md  # the paper's row, not run in this summary
     assert "| end-to-end AMOC + EpicFlow | ours | 60.0 ± 10.0" in md
+
+
+def test_table3_shows_both_trained_amoc_rows_next_to_the_reported_ones():
+    both = aggregate(pd.concat([model_rows("ilidsvid", "amoc_offline_epic", [0.4, 0.6]),
+                                model_rows("ilidsvid", "amoc_e2e_epic", [0.5, 0.7])]))
+    lines = tables.render_table(both, table="table3", experiment="table1")["md"].splitlines()
+    for label, ours in (("AMOC + EpicFlow", "50.0 ± 14.1"),
+                        ("end-to-end AMOC + EpicFlow", "60.0 ± 14.1")):
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"| {label} |"))
+        assert f"| ours | {ours}" in lines[at]
+        assert "| paper (reported) |" in lines[at + 1] and "| difference |" in lines[at + 2]
 
 
 def test_table4_only_synthwalk_has_no_difference_line():

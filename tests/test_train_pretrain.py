@@ -30,7 +30,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _pretrain(toy: dict, out: Path, width: float = 0.125, extra: tuple = (), **cfg) -> None:
     argv = ["--cache", str(toy["cache"]), "--flow-store", str(toy["flow"]), "--width", str(width),
-            "--pretrain-config", json.dumps({**CONFIG, **cfg}), "--split", str(toy["split"]),
+            "--colour", "rgb", "--pretrain-config", json.dumps({**CONFIG, **cfg}), "--split", str(toy["split"]),
             "--out", str(out), *extra]
     assert main(argv) == 0
 
@@ -39,11 +39,13 @@ def test_pretrain_writes_motion_checkpoint_and_epe(toy: dict, tmp_path: Path) ->
     out, log_json = tmp_path / "motion.pt", tmp_path / "motion.json"
     _pretrain(toy, out, extra=("--log-json", str(log_json)))
     payload = read_checkpoint(out, "motion-net")
-    assert payload["model_config"] == {"width": 0.125} and payload["iteration"] == 4
+    assert payload["model_config"] == {"width": 0.125, "colour": "rgb"} and payload["iteration"] == 4
     assert payload["zero_flow_epe"] == pytest.approx(2.0, rel=0.2)  # toy flow is u = 2 px
-    assert payload["heldout_epe"] >= 0 and "pred3.weight" in payload["model_state"]
+    assert payload["heldout_epe"] >= 0 and "predict_flow3.weight" in payload["model_state"]
     metrics = json.loads(log_json.read_text())
-    assert metrics["heldout_pairs"] > 0 and len(metrics["history"]) == 2
+    # CURVE_POINTS (10) curve points over a run, so one per iteration of this 4-iteration run.
+    assert metrics["heldout_pairs"] > 0 and len(metrics["history"]) == 4
+    assert all(point["heldout_epe"] >= 0 for point in metrics["history"])
 
 
 def test_pretrain_resume_is_bit_identical(toy: dict, tmp_path: Path) -> None:

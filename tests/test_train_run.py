@@ -89,20 +89,26 @@ def test_offline_flow_variant_needs_the_flow_store(toy: dict, tmp_path: Path) ->
         _train(toy, tmp_path / "x.pt", model=tiny_model_config(3, variant="rcn"))
 
 
-def test_motion_init_loads_weights_and_checks_width(toy: dict, tmp_path: Path) -> None:
+def test_motion_init_loads_weights_and_checks_width_and_colour(toy: dict, tmp_path: Path) -> None:
     net = MotionNet(0.125)
     motion = tmp_path / "motion.pt"
-    save_checkpoint(motion, kind="motion-net", model=net, model_config={"width": 0.125})
+    save_checkpoint(motion, kind="motion-net", model=net,
+                    model_config={"width": 0.125, "colour": "rgb"})
     model_cfg = tiny_model_config(3, variant="amoc")
     out = tmp_path / "e2e.pt"
     argv = _train(toy, out, model=model_cfg, epochs=1, lr=1e-9, grad_clip=0.0)
     out.unlink()
     assert main([*argv, "--motion-init", str(motion)]) == 0
     state = read_checkpoint(out, "amoc-model")["model_state"]
-    w = net.state_dict()["pred3.weight"]
-    torch.testing.assert_close(state["motion_net.pred3.weight"], w, atol=1e-6, rtol=0)
+    w = net.state_dict()["predict_flow3.weight"]
+    torch.testing.assert_close(state["motion_net.predict_flow3.weight"], w, atol=1e-6, rtol=0)
     wide = tmp_path / "wide.pt"
-    save_checkpoint(wide, kind="motion-net", model=MotionNet(0.25), model_config={"width": 0.25})
+    save_checkpoint(wide, kind="motion-net", model=MotionNet(0.25),
+                    model_config={"width": 0.25, "colour": "rgb"})
     out.unlink()
     with pytest.raises(CheckpointError, match="width 0.25"):
         main([*argv, "--motion-init", str(wide)])
+    yuv = tmp_path / "yuv.pt"
+    save_checkpoint(yuv, kind="motion-net", model=net, model_config={"width": 0.125, "colour": "yuv"})
+    with pytest.raises(CheckpointError, match="colour 'yuv'"):
+        main([*argv, "--motion-init", str(yuv)])

@@ -73,3 +73,16 @@ def test_mars_like_multi_camera_identities() -> None:
     for seed in range(5):
         plan = sample_epoch(train, np.random.default_rng(seed), 16)
         assert (train.cams[plan.seqs[:, 0]] != train.cams[plan.seqs[:, 1]]).all()
+
+
+@pytest.mark.parametrize("pairs", [4, 7, 23])
+def test_fixed_pairs_per_epoch_keeps_alternation_and_covers_identities(pairs: int) -> None:
+    train = build_train_set(_index(), [10, 20, 30, 40, 50], seq_len=16)
+    plan = sample_epoch(train, np.random.default_rng(0), 16, pairs=pairs)
+    assert len(plan) == pairs and plan.starts.shape == plan.seqs.shape == (pairs, 2)
+    assert plan.same.tolist() == ([True, False] * pairs)[:pairs]
+    anchors = train.labels[plan.seqs[0::2, 0]].tolist()
+    full_rounds = pairs // 10  # 5 identities = 10 pairs per round: each once per round
+    for r in range(full_rounds):
+        assert sorted(anchors[5 * r:5 * r + 5]) == [0, 1, 2, 3, 4]
+

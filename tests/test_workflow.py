@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.child_env import child_env
 from tests.conftest import REPO_ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -28,8 +29,9 @@ TINY = {
         }
     },
     "flow_methods": ["lk"],
+    # persons: train (the default) pre-trains per split on its 4 training persons (8 tracklets)
     "pretrain": {"dataset": "synthwalk", "iterations": 4, "batch_pairs": 2, "lr": 1e-4,
-                 "halve_after": 20000, "halve_every": 10000},
+                 "halve_after": 20000, "halve_every": 10000, "heldout_tracklets": 2},
     "model": {"variant": "amoc", "fusion": "concat", "fusion_layer": "pool2", "pooling": "avg",
               "embedding": 32, "motion_width": 0.125, "dropout": 0.6},
     "flow": "lk",
@@ -51,8 +53,8 @@ TINY = {
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, env=child_env(), capture_output=True,
+                          text=True, timeout=timeout, check=False)
 
 
 def copy_workflow(dest: Path, config: dict) -> Path:
@@ -90,7 +92,9 @@ def test_paper_preset_dry_run_builds_the_full_dag():
     # 2 real datasets x 10 splits + MARS's fixed split; every table/figure experiment.
     assert jobs["split"] == 21
     assert jobs["fetch"] == 2 and jobs["index"] == 3 and jobs["cache"] == 3
-    assert jobs["pretrain_motion"] == 2  # once on iLIDS-VID per flow method, reused everywhere
+    # on iLIDS-VID's training persons of each split, per flow method (PRID-2011 and MARS reuse
+    # split 0's: pretrain.persons: train keeps every test person out of pre-training)
+    assert jobs["pretrain_motion"] == 2 * 10
     assert jobs["table"] == 4 and jobs["figure"] == 4 and jobs["collect"] == 8
     assert jobs["train"] > 700 and jobs["evaluate"] >= jobs["train"]
 
@@ -109,10 +113,12 @@ def test_tiny_run_produces_every_table_and_figure(tiny_run):
     for name in ("table1", "table4"):
         for ext in ("md", "tex", "csv"):
             assert (tiny_run / "results" / "tables" / f"{name}.{ext}").stat().st_size > 0
-    for name in ("fig6a", "table1_cmc", "fig5_synthwalk", "table1_curves", "fig6a_curves",
-                 "table1_ranked_synthwalk"):
+    for name in ("fig6a", "table1_cmc", "fig5_synthwalk", "table1_curves", "fig6a_curves"):
         for ext in ("png", "pdf"):
             assert (tiny_run / "results" / "figures" / f"{name}.{ext}").stat().st_size > 0
+    ranked = sorted((tiny_run / "results" / "figures" / "ranked" / "synthwalk").glob("*.png"))
+    assert ranked and all(f.stat().st_size > 0 and f.with_suffix(".pdf").stat().st_size > 0
+                          for f in ranked)  # one per distinct headline model
     rows = pd.read_parquet(tiny_run / "results" / "rows" / "table1.parquet")
     assert sorted(rows["variant"].unique()) == ["amoc_e2e_lk", "amoc_nomotion", "baseline_lk"]
     assert sorted(rows["split"].unique()) == [0, 1]
@@ -143,8 +149,9 @@ def test_changing_one_variant_reruns_only_its_jobs(tiny_run):
         jobs = planned_jobs(snakemake(tiny_run, "-n"))
     finally:
         (tiny_run / "config" / "config.yaml").write_text(yaml.safe_dump(TINY))
+    # claims reads every experiment's rows, so it reruns too.
     assert jobs == {"train": 2, "evaluate": 2, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "curves": 1, "all": 1}
+                    "curves": 1, "claims": 1, "all": 1}
 
 
 @pytest.mark.slow
@@ -154,6 +161,8 @@ def test_changing_one_split_reruns_only_that_split(tiny_run):
     record["train_pids"][0], record["test_pids"][0] = record["test_pids"][0], record["train_pids"][0]
     split1.write_text(json.dumps(record))  # one person moved across: an edited split
     jobs = planned_jobs(snakemake(tiny_run, "-n"))
-    # table1's three models on split 1 only; fig6a uses split 0 and is untouched.
+    # table1's three models on split 1 only, split 1's motion-net pre-training (on that split's
+    # training persons), table1's curves and the claims table; fig6a uses split 0 and is
+    # untouched, and so are the ranked figures (split 0).
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "curves": 1, "all": 1}
+                    "pretrain_motion": 1, "curves": 1, "claims": 1, "all": 1}

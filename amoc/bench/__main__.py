@@ -16,8 +16,7 @@ import argparse
 import logging
 import time
 
-from amoc.atomic import write_text_atomic
-from amoc.bench.rows import device_name, format_table
+from amoc.bench.rows import device_name, publish
 from amoc.bench.suite import CPU_FULL, CUDA_FULL, QUICK, SECTIONS, collect_rows
 from amoc.cli import run_command
 from amoc.train.inputs import resolve_device
@@ -43,12 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else CUDA_FULL if device.type == "cuda" else CPU_FULL
     started = time.perf_counter()
-    table = format_table(collect_rows(device, sizes, args.sections, args.compile))
+    rows = collect_rows(device, sizes, args.sections, args.compile)
     log.info("benchmark took %.0f s on %s", time.perf_counter() - started, device_name(device))
-    print(table)
-    if args.out:
-        write_text_atomic(args.out, table + "\n")
-    return 0
+    return publish(rows, args.out)
 
 
 if __name__ == "__main__":

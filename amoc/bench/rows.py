@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from amoc.atomic import write_text_atomic
+
 COLUMNS = ("figure", "value", "unit", "device", "baseline (same run)", "ratio", "target", "notes")
 GIB = 2**30
 
@@ -45,6 +47,15 @@ class Row:
 def fmt(x: float) -> str:
     """Thousands-separated integers from 1000 up, three significant digits below."""
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def publish(rows: list[Row], out: str | None) -> int:
+    """Print the table of `rows` and, with `out`, also write it there atomically; exit code 0."""
+    table = format_table(rows)
+    print(table)
+    if out:
+        write_text_atomic(out, table + "\n")
+    return 0
 
 
 def format_table(rows: list[Row]) -> str:

@@ -1,13 +1,17 @@
 """Get a real dataset onto disk: download (or take the user's archive), verify, extract safely.
 
 iLIDS-VID and PRID-2011 are public archives; MARS is behind a manual download. When the automatic
-download is impossible (no network, a login page), the error says where to put the archive.
+download fails (an HTTP error, DNS, a timeout: the iLIDS-VID address every public loader uses
+has been reported dead since 2021), the error names the dataset and the URL tried, says where the
+archive can be obtained instead, and gives the exact ``archive:`` line to add to the config; a
+user's archive is checksum-verified like a download.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import logging
 import shutil
 import tarfile
@@ -21,6 +25,18 @@ from amoc.errors import DatasetError
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+DOWNLOAD_TIMEOUT_S = 60
+ARCHIVE_DIR = "data/archives"  # where the README and the errors suggest putting archives
+# Where each dataset can be obtained when its URL fails (pointers, not links that may rot).
+OBTAIN = {
+    "ilidsvid": "from its authors (Wang, Gong, Zhu, Wang; ECCV 2014, Queen Mary University of "
+                "London) or a copy you trust, e.g. one kept by a lab that used it; the "
+                "checksum in config/paper.yaml identifies the original release",
+    "prid2011": "from the PRID 2011 page of TU Graz's Institute of Computer Graphics and Vision "
+                "(free registration)",
+    "mars": "from the MARS page of Liang Zheng (bbox_train.zip, bbox_test.zip) with the info "
+            "files of github.com/liangzheng06/MARS-evaluation",
+}
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -32,19 +48,32 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path) -> None:
-    """Download `url` to `dest` (via a temp file, so an interrupted download leaves nothing)."""
+def download_failed(dataset: str, url: str, name: str, err: Exception) -> DatasetError:
+    """The error for a failed download: what was tried, where else to get it, what to add."""
+    where = OBTAIN.get(dataset, "from the dataset's authors or a copy you trust")
+    archive = f"{ARCHIVE_DIR}/{name}"
+    return DatasetError(
+        f"dataset {dataset!r}: could not download {url} ({err}). Obtain the archive {where}, "
+        f"put it at {archive} and add this line under `datasets: {dataset}:` in your config "
+        f"(its checksum is still verified):\n    archive: {archive}\n"
+        "Or extract it yourself and use `source: folder` with `root:`."
+    )
+
+
+def download(dataset: str, url: str, dest: Path) -> None:
+    """Download `url` to `dest` (via a temp file, so an interrupted download leaves nothing).
+
+    Raises:
+        DatasetError: any HTTP, DNS, connection or timeout failure (see ``download_failed``).
+    """
     tmp = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+        with (urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp,
+              open(tmp, "wb") as out):
             shutil.copyfileobj(resp, out, CHUNK)
-    except OSError as err:
+    except (OSError, http.client.HTTPException, ValueError) as err:  # URLError is an OSError
         tmp.unlink(missing_ok=True)
-        raise DatasetError(
-            f"could not download {url} ({err}). Download it by hand and set "
-            f"`archive: /path/to/{dest.name}` for this dataset in your config, or extract it "
-            "yourself and use `source: folder` with `root:`."
-        ) from err
+        raise download_failed(dataset, url, dest.name, err) from err
     tmp.replace(dest)
 
 
@@ -127,7 +156,7 @@ def prepare(dataset: str, out_dir: Path, url: str = "", archive: str = "",
     elif url:
         path = out_dir.parent / (Path(url.split("?")[0]).name or f"{dataset}.archive")
         if not path.is_file():
-            download(url, path)
+            download(dataset, url, path)
     else:
         raise DatasetError(
             f"dataset {dataset!r}: no `url` or `archive` in the config. Put the archive on disk "

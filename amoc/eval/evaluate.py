@@ -26,7 +26,7 @@ from amoc.cli import run_command
 from amoc.config import EvalConfig
 from amoc.data.cache import FrameCache
 from amoc.eval.features import extract_features, tta_distmat
-from amoc.eval.metrics import evaluate
+from amoc.eval.metrics import evaluate_detailed
 from amoc.plugins.model import rebuild_model
 from amoc.provenance import code_version, config_hash, library_versions
 from amoc.report.results import LengthMetrics, make_rows, write_rows
@@ -74,12 +74,14 @@ def evaluate_length(model: nn.Module, frames: np.ndarray, flow: np.ndarray | Non
     gf = extract_features(model, _sequences(gallery, frames), _sequences(gallery, flow),
                           take=cfg.gallery_frames, **common)
     ids = [rows[col].to_numpy(copy=True) for col in ("pid", "camid") for rows in (probe, gallery)]
-    cmc, mean_ap = evaluate(tta_distmat(qf, gf), *ids, max_rank=20, protocol=cfg.protocol)
+    result = evaluate_detailed(tta_distmat(qf, gf), *ids, max_rank=20, protocol=cfg.protocol)
+    cmc, mean_ap = result.cmc, result.mAP
     seconds = time.perf_counter() - started
     log.info("test length %d: rank-1 %.2f%%, mAP %.2f%% (%.1f s)", length, 100 * cmc[0],
              100 * mean_ap, seconds)
     return LengthMetrics(cmc=list(cmc), mAP=mean_ap, n_query=len(probe), n_gallery=len(gallery),
-                         eval_seconds=seconds)
+                         eval_seconds=seconds, query_pids=probe["pid"].tolist(),
+                         first_match=result.first_match.tolist())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -56,6 +56,7 @@ class EvalResult(NamedTuple):
     n_valid_queries: int  # queries entering both averages
     n_dropped: int  # queries left out (torchreid protocol: no valid match)
     n_no_match: int  # queries without a good gallery item (dropped or counted as misses)
+    first_match: np.ndarray  # (n_query,) int64: rank (1-based) of the first good match, 0 = none
 
 
 def _as_tensor(x: Any, name: str, ndim: int) -> torch.Tensor:
@@ -335,6 +336,7 @@ def evaluate_detailed(
     return EvalResult(
         cmc=cmc.numpy(), mAP=float(ap[counted].sum()) / n_valid, n_valid_queries=n_valid,
         n_dropped=dist.shape[0] - n_valid, n_no_match=int((~has_match).sum()),
+        first_match=torch.where(has_match, first, 0).numpy(),
     )
 
 

@@ -37,8 +37,9 @@ from amoc.flow.layout import (
     FlowStore,
     index_fingerprint,
 )
-from amoc.flow.methods import FLOW_METHODS, compute_flow, get_method, method_parameters
+from amoc.flow.methods import FLOW_METHODS, compute_flow, method_parameters
 from amoc.flow.partial import PartialStore
+from amoc.flow.truth import GROUND_TRUTH, ground_truth_rows
 from amoc.plugins.flow import register_flow_plugin
 
 __all__ = ["FlowStore", "build_flow_store", "downsample_flow", "main", "tracklet_flow"]
@@ -63,7 +64,10 @@ def tracklet_flow(method: str, frames: np.ndarray) -> np.ndarray:
 
 def _compute_one(cache: FrameCache, method: str, i: int, dataset: str) -> np.ndarray:
     """float16 rows of tracklet `i`; DatasetError naming it if any value is NaN or inf."""
-    rows = tracklet_flow(method, cache.read_sequence(i)).astype(FLOW_DTYPE)
+    if method == GROUND_TRUTH:
+        rows = ground_truth_rows(cache.index.loc[i]).astype(FLOW_DTYPE)
+    else:
+        rows = tracklet_flow(method, cache.read_sequence(i)).astype(FLOW_DTYPE)
     if not np.isfinite(rows).all():
         name = cache.index.at[i, "tracklet"]
         raise DatasetError(f"flow method {method!r} gave NaN/inf on dataset {dataset!r}, tracklet "
@@ -100,13 +104,20 @@ def _run_pool(cache: FrameCache, method: str, partial: PartialStore, threads: in
 def _meta(cache: FrameCache, method: str, threads: int, seconds: float, n_pairs: int) -> dict:
     return {
         "dataset": str(cache.index["dataset"].iloc[0]), "method": method,
-        "parameters": method_parameters(method), "units": UNITS, "grid": list(FLOW_GRID),
+        "parameters": store_parameters(method), "units": UNITS, "grid": list(FLOW_GRID),
         "computed_at": [128, 64], "resize": "INTER_AREA then x0.5", "dtype": "float16",
         "n_frames": len(cache.frames), "n_tracklets": len(cache),
         "index_sha256": index_fingerprint(cache.index), "opencv": cv2.__version__,
         "timing": {"seconds": round(seconds, 3), "pairs_computed": n_pairs, "threads": threads,
                    "wall_ms_per_pair": round(1000 * seconds / max(1, n_pairs), 3)},
     }
+
+
+def store_parameters(method: str) -> dict:
+    """What a store of `method` was made with; ConfigError for an unknown method."""
+    if method == GROUND_TRUTH:
+        return {"source": "synthwalk ground truth (amoc.flow.truth)"}
+    return method_parameters(method)
 
 
 def _check_space(folder: Path, n_bytes: int) -> None:
@@ -121,12 +132,12 @@ def build_flow_store(
     cache_dir: str | os.PathLike, method: str, out_dir: str | os.PathLike, threads: int = 1
 ) -> Path:
     """Compute (or resume) the flow store of a frame cache with a named method; return its path."""
-    get_method(method)
+    store_parameters(method)
     cache, out_dir, threads = FrameCache(cache_dir), Path(out_dir), max(1, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (out_dir / FLOW_FILE, out_dir / META_FILE):
         stale.unlink(missing_ok=True)  # never leave an old store looking complete
-    key = {"method": method, "parameters": method_parameters(method),
+    key = {"method": method, "parameters": store_parameters(method),
            "index_sha256": index_fingerprint(cache.index), "n_frames": len(cache.frames)}
     if not PartialStore.exists(out_dir):
         _check_space(out_dir, len(cache.frames) * int(np.prod(ROW_SHAPE)) * 2)
@@ -154,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amoc flow", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", required=True, help="frame cache folder (amoc.data.cache)")
-    parser.add_argument("--method", required=True, help=f"one of {sorted(FLOW_METHODS)}")
+    parser.add_argument("--method", required=True,
+                        help=f"one of {sorted(FLOW_METHODS)}, {GROUND_TRUTH!r} or a plug-in")
     parser.add_argument("--out", required=True,
                         help="store folder, results/flow/{dataset}/{method}")
     parser.add_argument("--threads", type=int, default=1, help="tracklets computed in parallel")

@@ -1,32 +1,31 @@
-"""The AMOC model family: motion network, spatial networks, fusion, RNN accumulation."""
+"""The AMOC model family: motion network, spatial networks, fusion, RNN accumulation.
 
-from amoc.models.amoc_net import AmocNet, AmocOutput
-from amoc.models.build import build_model, count_parameters, gflops_per_pair
-from amoc.models.config import DEFAULT_MOTION_WIDTH, PAPER_MOTION_WIDTH, ModelConfig
-from amoc.models.fusion import FUSION_LAYERS, FUSION_METHODS, TwoStreamEncoder
-from amoc.models.motion import MotionNet, MotionOutput
-from amoc.models.preprocess import Preprocess, downsample_half, frame_pairs
-from amoc.models.spatial import SpatialNet
-from amoc.models.temporal import POOLINGS, RecurrentAccumulator
+Names load on first use (PEP 562), so ``amoc.models.config`` can be imported without torch: the
+workflow validates model configs when it builds the DAG.
+"""
 
-__all__ = [
-    "DEFAULT_MOTION_WIDTH",
-    "FUSION_LAYERS",
-    "FUSION_METHODS",
-    "PAPER_MOTION_WIDTH",
-    "POOLINGS",
-    "AmocNet",
-    "AmocOutput",
-    "ModelConfig",
-    "MotionNet",
-    "MotionOutput",
-    "Preprocess",
+from importlib import import_module
+
+_SOURCES = {
+    "AmocNet": "amoc_net", "AmocOutput": "amoc_net",
+    "build_model": "build", "count_parameters": "build", "gflops_per_pair": "build",
+    "DEFAULT_MOTION_WIDTH": "config", "PAPER_MOTION_WIDTH": "config", "ModelConfig": "config",
+    "FUSION_LAYERS": "fusion", "FUSION_METHODS": "fusion", "TwoStreamEncoder": "fusion",
+    "MotionNet": "motion", "MotionOutput": "motion",
+    "Preprocess": "preprocess", "downsample_half": "preprocess", "frame_pairs": "preprocess",
+    "SpatialNet": "spatial",
+    "POOLINGS": "temporal", "RecurrentAccumulator": "temporal",
+}
+__all__ = [  # noqa: RUF022 (grouped as in _SOURCES)
+    "AmocNet", "AmocOutput", "build_model", "count_parameters", "gflops_per_pair",
+    "DEFAULT_MOTION_WIDTH", "PAPER_MOTION_WIDTH", "ModelConfig",
+    "FUSION_LAYERS", "FUSION_METHODS", "TwoStreamEncoder", "MotionNet", "MotionOutput",
+    "Preprocess", "downsample_half", "frame_pairs", "SpatialNet", "POOLINGS",
     "RecurrentAccumulator",
-    "SpatialNet",
-    "TwoStreamEncoder",
-    "build_model",
-    "count_parameters",
-    "downsample_half",
-    "frame_pairs",
-    "gflops_per_pair",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'amoc.models' has no attribute {name!r}")
+    return getattr(import_module(f"amoc.models.{_SOURCES[name]}"), name)

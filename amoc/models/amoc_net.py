@@ -53,9 +53,10 @@ class AmocNet(nn.Module):
         spec = VARIANTS[cfg.variant]
         self.flow_source = spec.flow_source
         self.two_stream = spec.two_stream
-        self.preprocess = Preprocess()
+        self.preprocess = Preprocess(cfg.colour)
         self.motion_net = MotionNet(cfg.motion_width) if spec.flow_source == "motion_net" else None
-        common = {"filters": cfg.spatial_filters, "fc_dim": cfg.fc_dim, "dropout": cfg.dropout}
+        common = {"filters": cfg.spatial_filters, "fc_dim": cfg.fc_dim, "dropout": cfg.dropout,
+                  "stride": cfg.spatial_stride}
         if spec.two_stream:
             self.encoder: nn.Module = TwoStreamEncoder(
                 RGB_CHANNELS, FLOW_CHANNELS, cfg.fusion, cfg.fusion_layer, **common
@@ -68,7 +69,6 @@ class AmocNet(nn.Module):
         self.rnn = RecurrentAccumulator(in_dim, cfg.embedding, cfg.recurrent_dropout)
         self.pool = POOLINGS[cfg.pooling]
         self.classifier = nn.Linear(cfg.embedding, cfg.num_classes, bias=False)  # S of Eq. 8
-
 
     @classmethod
     def from_checkpoint(cls, payload: Mapping[str, Any], source: str = "checkpoint") -> AmocNet:
@@ -86,6 +86,7 @@ class AmocNet(nn.Module):
             raise CheckpointError(
                 f"{source}: weights do not match the saved model config: {err}") from err
         return model.eval()
+
     def forward(self, frames: torch.Tensor, flow: torch.Tensor | None = None) -> AmocOutput:
         """Encode a batch of clips.
 
@@ -103,9 +104,9 @@ class AmocNet(nn.Module):
         b, t = frames.shape[:2]
         if t < 2:
             raise ValueError(f"a clip needs at least 2 frames (1 time step), got T={t}")
-        yuv = self.preprocess(frames)  # (B, T, 3, 128, 64)
-        rgb = downsample_half(yuv[:, :-1]).flatten(0, 1)  # (B*(T-1), 3, 64, 32)
-        motion = self._motion(yuv, flow)  # (B*(T-1), 2, 64, 32) or None
+        x = self.preprocess(frames)  # (B, T, 3, 128, 64), RGB or YUV, standardised
+        rgb = downsample_half(x[:, :-1]).flatten(0, 1)  # (B*(T-1), 3, 64, 32)
+        motion = self._motion(x, flow)  # (B*(T-1), 2, 64, 32) or None
         if self.two_stream:
             f = self.encoder(rgb, motion)
         elif motion is not None:
@@ -128,11 +129,11 @@ class AmocNet(nn.Module):
         out = self.motion_net(pairs.flatten(0, 1))
         return MotionOutput(*(p.unflatten(0, pairs.shape[:2]) for p in out))
 
-    def _motion(self, yuv: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor | None:
+    def _motion(self, x: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor | None:
         """Flow input of each step: Pred3, offline flow, or None (variant-dependent)."""
-        b, t = yuv.shape[:2]
+        b, t = x.shape[:2]
         if self.flow_source == "motion_net":
-            return self.motion_net(frame_pairs(yuv).flatten(0, 1)).pred3
+            return self.motion_net(frame_pairs(x).flatten(0, 1)).pred3
         if self.flow_source == "none":
             return None
         expected = (b, t - 1, FLOW_CHANNELS, *SPATIAL_INPUT_HW)

@@ -1,38 +1,41 @@
-"""``ModelConfig``: every choice that changes the model, validated once where it is built."""
+"""``ModelConfig``: every choice that changes the model, validated once where it is built.
+
+Torch-free (like ``amoc.variants``), so the workflow validates and hashes every model cell of
+the experiment matrix when it builds the DAG without loading torch. The names of the fusion
+methods, fusion points and poolings live here; the registries that implement them
+(``amoc.models.fusion``, ``amoc.models.temporal``) are keyed by the same names.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from amoc.config import (
+    IntList,
+    Optional,
+    RunConfig,
+    build,
+    check_fields,
+    choice,
+    number,
+    rule_field,
+)
 from amoc.errors import ConfigError
-from amoc.models.fusion import FUSION_LAYERS, FUSION_METHODS
-from amoc.models.temporal import POOLINGS
 from amoc.variants import VARIANTS
 
 PAPER_MOTION_WIDTH = 1.0
 DEFAULT_MOTION_WIDTH = 0.25
-
-
-def _choice(name: str, value: object, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ConfigError(
-            f"ModelConfig.{name} = {value!r} is not valid; choose one of: {', '.join(valid)}"
-        )
-
-
-def _positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"ModelConfig.{name} = {value!r} must be a positive number")
-
-
-def _probability(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ConfigError(f"ModelConfig.{name} = {value!r} must be a probability in [0, 1)")
+FUSION_NAMES: tuple[str, ...] = ("concat", "sum", "max")
+STAGE_NAMES: tuple[str, ...] = ("tanh1", "pool1", "tanh2", "pool2", "tanh3", "pool3", "fc")
+POOLING_NAMES: tuple[str, ...] = ("avg", "max")
+COLOURS: tuple[str, ...] = ("rgb", "yuv")
+SPATIAL_STRIDES = number(1, 2, integer=True)
+PROBABILITY = number(0, 1, hi_open=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelConfig:
+class ModelConfig(RunConfig):
     """AMOC model family configuration (defaults = the paper's best setting, CPU motion width).
 
     Attributes:
@@ -46,56 +49,43 @@ class ModelConfig:
         fc_dim: spatial-network FC size, p (baseline 128).
         motion_width: motion-net filter multiplier (1.0 = paper/FlowNetS, 0.25 = CPU default).
         spatial_filters: conv1..conv3 filters of the spatial networks (baseline 16, 32, 32).
+        spatial_stride: stride of the spatial networks' convolutions (1 or 2); None = the
+            variant's own (amoc.variants: 2 for AMOC as Sec. III-B2 says, 1 for the rcn baseline).
+        colour: colour space of the frames every stream sees, "rgb" or "yuv"; None = the
+            variant's own ("rgb" for AMOC, Sec. III-B2; "yuv" for the rcn baseline).
         dropout: before the spatial FC layer (baseline 0.6).
         recurrent_dropout: on r(t-1) (baseline-style; 0 = the paper's Eq. 4).
     """
 
-    num_classes: int
-    variant: str = "amoc"
-    fusion: str = "concat"
-    fusion_layer: str = "pool2"
-    pooling: str = "avg"
-    embedding: int = 128
-    fc_dim: int = 128
-    motion_width: float = DEFAULT_MOTION_WIDTH
-    spatial_filters: tuple[int, int, int] = (16, 32, 32)
-    dropout: float = 0.6
-    recurrent_dropout: float = 0.0
+    num_classes: int = field(metadata={"rule": number(1, 10_000_000, integer=True)})
+    variant: str = rule_field("amoc", choice(*VARIANTS))
+    fusion: str = rule_field("concat", choice(*FUSION_NAMES))
+    fusion_layer: str = rule_field("pool2", choice(*STAGE_NAMES))
+    pooling: str = rule_field("avg", choice(*POOLING_NAMES))
+    embedding: int = rule_field(128, number(8, 4096, integer=True))
+    fc_dim: int = rule_field(128, number(1, 4096, integer=True))
+    motion_width: float = rule_field(DEFAULT_MOTION_WIDTH, number(0, 4, lo_open=True))
+    spatial_filters: tuple[int, int, int] = rule_field((16, 32, 32), IntList(1, 1024, length=3))
+    spatial_stride: int | None = rule_field(None, Optional(SPATIAL_STRIDES))
+    colour: str | None = rule_field(None, Optional(choice(*COLOURS)))
+    dropout: float = rule_field(0.6, PROBABILITY)
+    recurrent_dropout: float = rule_field(0.0, PROBABILITY)
 
     def __post_init__(self) -> None:
-        _choice("variant", self.variant, tuple(VARIANTS))
-        _choice("fusion", self.fusion, tuple(FUSION_METHODS))
-        _choice("fusion_layer", self.fusion_layer, FUSION_LAYERS)
-        _choice("pooling", self.pooling, tuple(POOLINGS))
-        for name in ("num_classes", "embedding", "fc_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"ModelConfig.{name} = {value!r} must be an integer")
-            _positive(name, value)
-        _positive("motion_width", self.motion_width)
-        filters = self.spatial_filters
-        if not isinstance(filters, tuple) or len(filters) != 3:
-            raise ConfigError(f"ModelConfig.spatial_filters = {filters!r} must be 3 integers")
-        for value in filters:
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"ModelConfig.spatial_filters = {filters!r}: need positive ints")
-        _probability("dropout", self.dropout)
-        _probability("recurrent_dropout", self.recurrent_dropout)
+        check_fields(self)
+        spec = VARIANTS[self.variant]
+        if self.spatial_stride is None:
+            object.__setattr__(self, "spatial_stride", spec.spatial_stride)
+        if self.colour is None:
+            object.__setattr__(self, "colour", spec.colour)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
+    def from_dict(cls, values: dict[str, Any] | None) -> ModelConfig:
         """Build from a plain mapping (YAML, JSON, a checkpoint); lists become tuples.
 
         Raises:
-            ConfigError: for an unknown key or an invalid value.
+            ConfigError: for an unknown key, a missing num_classes or an invalid value.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown ModelConfig key(s) {unknown}; valid keys: {', '.join(sorted(known))}"
-            )
-        if "num_classes" not in values:
+        if "num_classes" not in (values or {}):
             raise ConfigError("ModelConfig.num_classes is required (number of training ids)")
-        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(**converted)
+        return build(cls, values)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from amoc.models.spatial import STAGE_NAMES, SpatialNet
+from amoc.models.config import STAGE_NAMES
+from amoc.models.spatial import SpatialNet
 
 
 def _concat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -36,13 +37,14 @@ class TwoStreamEncoder(nn.Module):
     """RGB stream + flow stream, fused at one point, then the shared trunk: f(t) for each step.
 
     Args:
-        rgb_channels: channels of the appearance input (3: YUV).
+        rgb_channels: channels of the appearance input (3: RGB or YUV).
         flow_channels: channels of the motion input (2: u, v).
         fusion: key of FUSION_METHODS.
         fusion_layer: key of FUSION_LAYERS (the last stage that each stream owns).
         filters: spatial-network conv filters.
         fc_dim: spatial-network FC size (per stream at "fc"; shared otherwise).
         dropout: dropout before the FC layer(s).
+        stride: the spatial networks' conv stride (amoc.models.spatial).
 
     Attributes:
         out_dim: size of f(t), the RNN input (2 * fc_dim for concatenation at "fc").
@@ -57,11 +59,12 @@ class TwoStreamEncoder(nn.Module):
         filters: tuple[int, int, int],
         fc_dim: int,
         dropout: float,
+        stride: int,
     ) -> None:
         super().__init__()
         self.fuse, widen = FUSION_METHODS[fusion]
         split = FUSION_LAYERS.index(fusion_layer) + 1
-        common = {"filters": filters, "fc_dim": fc_dim, "dropout": dropout}
+        common = {"filters": filters, "fc_dim": fc_dim, "dropout": dropout, "stride": stride}
         self.rgb_stream = SpatialNet(rgb_channels, stop=split, **common)
         self.flow_stream = SpatialNet(flow_channels, stop=split, **common)
         self.trunk = SpatialNet(rgb_channels, start=split, widen=widen, **common)

@@ -20,9 +20,16 @@ input size. Everything else is left open and chosen here:
 * Layer names follow FlowNetS, so weights map one to one: conv1, conv1_1, conv2, conv2_1, conv3,
   conv3_1 (each a Sequential of the convolution and its tanh), predict_flow1, deconv2,
   upsample_flow1, predict_flow2, deconv1, upsample_flow2, predict_flow3 (Pred1..Pred3).
-* Initialisation: PyTorch's default for every layer (weights Kaiming-uniform with a = sqrt(5),
-  biases uniform in +-1/sqrt(fan_in)), drawn from the global torch generator in the order of the
-  list above; the paper states none, and pre-training (Eq. 12-14) starts from it.
+* Initialisation (the paper states none; pre-training, Eq. 12-14, starts from it): every
+  convolution and deconvolution followed by tanh is Xavier-uniform with tanh's gain (5/3) and
+  zero bias, so the signal keeps its scale through the eight tanh layers; the flow predictions
+  start near zero (Xavier with gain 0.01, zero bias), so the untrained net predicts almost no
+  motion yet every layer gets a gradient from the first step; each upsample_flow
+  starts as bilinear 2x upsampling of its channel. PyTorch's default (Kaiming-uniform with
+  a = sqrt(5), a variance gain of 1/3 per layer) shrinks the signal about 30-fold over the
+  contracting part. Measured on synthwalk's exact flow (width 0.125, Adam 1e-3, 8 pairs a
+  step, 1,400 steps, held-out persons): 1.01-1.05x zero flow's error with PyTorch's default,
+  0.91-0.96x with this initialisation.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ CONTRACTING: tuple[tuple[str, int, int, int], ...] = (
     ("conv3", 256, 5, 2),
     ("conv3_1", 256, 3, 1),
 )
+PREDICTION_GAIN = 0.01  # predict_flow* start near zero flow (see the initialisation above)
 INPUT_MULTIPLE = 8  # three stride-2 convolutions: height and width must be divisible by 8
 
 
@@ -76,6 +84,26 @@ def _upsample_flow() -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False)
 
 
+def _bilinear_kernel(size: int) -> torch.Tensor:
+    """(size, size) weights of bilinear 2x upsampling by a stride-2 transposed convolution."""
+    centre = (size - 1) / 2
+    ramp = 1 - torch.abs(torch.arange(size, dtype=torch.float32) - centre) / (size / 2)
+    return ramp[:, None] * ramp[None, :]
+
+
+def _initialise(module: nn.Module) -> None:
+    """The initialisation stated in the module docstring, applied layer by layer."""
+    if isinstance(module, nn.ConvTranspose2d) and module.bias is None:  # upsample_flow
+        with torch.no_grad():
+            module.weight.zero_()
+            for c in range(module.in_channels):
+                module.weight[c, c] = _bilinear_kernel(module.kernel_size[0])
+    elif isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        gain = PREDICTION_GAIN if module.out_channels == 2 else nn.init.calculate_gain("tanh")
+        nn.init.xavier_uniform_(module.weight, gain=gain)
+        nn.init.zeros_(module.bias)
+
+
 class MotionNet(nn.Module):
     """Fully convolutional flow network: frame pair (N, 6, H, W) -> MotionOutput.
 
@@ -99,6 +127,7 @@ class MotionNet(nn.Module):
         self.deconv1 = _deconv_tanh(2 * c2 + 2, c1)
         self.upsample_flow2 = _upsample_flow()
         self.predict_flow3 = _predict(2 * c1 + 2)
+        self.apply(_initialise)
 
     def forward(self, pair: torch.Tensor) -> MotionOutput:
         """Predict flow from the first to the second frame of each pair.

@@ -1,10 +1,13 @@
-"""Non-learned input preparation (Sec. III-D2): RGB -> YUV, normalisation, the two input scales.
+"""Non-learned input preparation (Sec. III-D2): colour space, normalisation, the two input scales.
 
-Decisions (the paper says only "RGB" inputs and, for the baseline, YUV with per-channel
-normalisation):
+Decisions:
 
-* Colour: BT.601 analogue YUV (Y = 0.299 R + 0.587 G + 0.114 B, U, V), as the baseline.
-* Normalisation: per frame and per channel standardisation (zero mean, unit variance over the
+* Colour (``colour``): "The inputs of the network (yellow boxes in Fig. 1) are raw RGB images
+  when serves as a spatial feature extractor" (Sec. III-B2), so the AMOC variants read "rgb";
+  the baseline's code converts to BT.601 analogue YUV (Y = 0.299 R + 0.587 G + 0.114 B, U, V),
+  the ``rcn`` default "yuv". One colour space serves every stream of a model, the motion net's
+  frame pair included (and its pre-training, so it sees what it will see inside AMOC).
+* Normalisation (both colour spaces): per frame and per channel standardisation (zero mean, unit variance over the
   128 x 64 pixels; eps keeps flat channels finite). It needs no dataset statistics, so the model
   is self-contained and identical at train and test time, and it removes per-camera brightness.
 * Scales: every frame is normalised at 128 x 64 (motion-net input); the RGB stream takes the first
@@ -45,15 +48,23 @@ def downsample_half(frames: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(frames.flatten(0, 1), 2).unflatten(0, frames.shape[:2])
 
 
-class Preprocess(nn.Module):
-    """RGB in [0, 1] -> per-frame standardised YUV at the input resolution."""
+COLOUR_MATRICES = {"rgb": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), "yuv": RGB_TO_YUV}
 
-    def __init__(self) -> None:
+
+class Preprocess(nn.Module):
+    """RGB in [0, 1] -> per-frame standardised RGB or YUV at the input resolution.
+
+    Args:
+        colour: "rgb" (the paper's text) or "yuv" (the baseline).
+    """
+
+    def __init__(self, colour: str) -> None:
         super().__init__()
-        self.register_buffer("rgb_to_yuv", torch.tensor(RGB_TO_YUV), persistent=False)
+        self.register_buffer("colour_matrix", torch.tensor(COLOUR_MATRICES[colour]),
+                             persistent=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """Convert and normalise.
+        """Convert (the identity for "rgb") and normalise.
 
         Args:
             frames: float RGB in [0, 1].
@@ -63,7 +74,7 @@ class Preprocess(nn.Module):
         """
         frames = frames.float()
         # (B, T, 1, 3, H, W) * (3, 3, 1, 1) summed over the input channel -> (B, T, 3, H, W)
-        yuv = (frames.unsqueeze(2) * self.rgb_to_yuv[:, :, None, None]).sum(dim=3)
-        mean = yuv.mean(dim=(-2, -1), keepdim=True)
-        var = yuv.var(dim=(-2, -1), unbiased=False, keepdim=True)
-        return (yuv - mean) * torch.rsqrt(var + NORM_EPS)
+        x = (frames.unsqueeze(2) * self.colour_matrix[:, :, None, None]).sum(dim=3)
+        mean = x.mean(dim=(-2, -1), keepdim=True)
+        var = x.var(dim=(-2, -1), unbiased=False, keepdim=True)
+        return (x - mean) * torch.rsqrt(var + NORM_EPS)

@@ -2,11 +2,16 @@
 
 From the paper: 3 convolutions, each followed by tanh and a max-pooling layer, then one fully
 connected layer; the same structure in both streams (RGB frame, and flow Pred3), with inputs of
-64 x 32 so that every layer of the two streams has the same resolution. Where the paper is silent
-(or, for "all strides are 2", contradicts its own 64 x 32 fusion maps and its baseline), the
-baseline of McLaughlin et al. (CVPR 2016) is followed: zero-padding 4 then a 5x5 convolution with
-stride 1, max-pooling 2x2 stride 2, 16/32/32 filters, flatten, dropout 0.6, linear layer to
-``fc_dim`` (128). The fully connected output is linear: it is the f(t) fed to the RNN (Eq. 4).
+64 x 32 so that every layer of the two streams has the same resolution.
+
+* Strides: "All the strides in the convolutional layers and pooling layers are set as 2"
+  (Sec. III-B2). ``stride=2`` (the AMOC variants' default, amoc.variants) does that: the maps
+  are 34x18, 17x9, 11x7, 5x3, 5x4, 2x2 at tanh1..pool3 and the FC layer reads 32 x 2 x 2 = 128
+  values. ``stride=1`` is the baseline's (McLaughlin et al., CVPR 2016, and the ``rcn``
+  default): 68x36, 34x18, 38x22, 19x11, 23x15, 11x7 and an FC input of 2,464.
+* Everything else the paper leaves open follows that baseline: zero-padding 4 then a 5x5
+  convolution, max-pooling 2x2 stride 2, 16/32/32 filters, flatten, dropout 0.6, a linear layer
+  to ``fc_dim`` (128). The fully connected output is linear: it is the f(t) fed to the RNN (Eq. 4).
 
 The network is a sequence of seven stages whose outputs are the seven fusion points of Table II:
 tanh1, pool1, tanh2, pool2, tanh3, pool3, fc (conv -> tanh -> pool order, so "tanh1" is the output
@@ -20,11 +25,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-STAGE_NAMES: tuple[str, ...] = ("tanh1", "pool1", "tanh2", "pool2", "tanh3", "pool3", "fc")
+from amoc.models.config import STAGE_NAMES
+
 CONV_PADDING = 4
 CONV_KERNEL = 5
-CONV_GROWTH = 2 * CONV_PADDING - CONV_KERNEL + 1  # each conv adds 4 rows and columns
 SPATIAL_INPUT_HW = (64, 32)
+
+
+def conv_out(size: int, stride: int) -> int:
+    """Rows (or columns) after one padded 5x5 convolution at ``stride``."""
+    return (size + 2 * CONV_PADDING - CONV_KERNEL) // stride + 1
 
 
 class SpatialNet(nn.Module):
@@ -41,6 +51,7 @@ class SpatialNet(nn.Module):
         stop: one past the last stage held.
         widen: factor on the channels entering stage ``start`` (2 after concatenation fusion);
             it reaches the next layer with weights (a pooling stage passes it on).
+        stride: stride of the three convolutions (2: the paper's text; 1: the baseline).
     """
 
     def __init__(
@@ -53,6 +64,7 @@ class SpatialNet(nn.Module):
         start: int = 0,
         stop: int = len(STAGE_NAMES),
         widen: int = 1,
+        stride: int = 2,
     ) -> None:
         super().__init__()
         if not 0 <= start <= stop <= len(STAGE_NAMES):
@@ -70,9 +82,9 @@ class SpatialNet(nn.Module):
             elif index % 2 == 0:
                 out = filters[index // 2]
                 stage = nn.Sequential(
-                    nn.Conv2d(channels, out, CONV_KERNEL, 1, CONV_PADDING), nn.Tanh()
+                    nn.Conv2d(channels, out, CONV_KERNEL, stride, CONV_PADDING), nn.Tanh()
                 )
-                channels, h, w = out, h + CONV_GROWTH, w + CONV_GROWTH
+                channels, h, w = out, conv_out(h, stride), conv_out(w, stride)
             else:
                 stage = nn.MaxPool2d(2, 2)
                 h, w = h // 2, w // 2

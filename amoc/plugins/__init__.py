@@ -80,7 +80,10 @@ def _plugin_spec(path: str) -> VariantSpec:
     if not isinstance(takes_flow, bool):
         raise ConfigError(f"model class {path!r}: takes_flow must be True or False, "
                           f"got {takes_flow!r}")
-    return VariantSpec(flow_source="offline" if takes_flow else "none", two_stream=False)
+    # spatial_stride and colour describe AMOC's own networks; a plug-in reads the raw RGB frames
+    # (docs/plugins.md) and builds its own layers, so these are informational only.
+    return VariantSpec(flow_source="offline" if takes_flow else "none", two_stream=False,
+                       spatial_stride=1, colour="rgb")
 
 
 def model_spec(model: Mapping[str, Any]) -> VariantSpec:

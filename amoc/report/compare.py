@@ -36,12 +36,14 @@ def _row_specs(table: str, variants: Sequence[str], ours: Sequence[str] | None,
         shown = list(rows) + sorted(v for v in variants if v not in rows)
         return [(k, rows[k]["label"] if k in rows else labels.get(k, k), "variant")
                 for k in shown]
-    ours = list(ours or ("amoc_e2e_epic",))
+    if ours is None:  # the paper's own rows ("kind: ours"), then anything else we ran
+        ours = [k for k, row in rows.items() if row["kind"] == "ours"]
+        ours += sorted(v for v in variants if v not in rows)
     specs = [
         (key, row["label"], "variant" if key in ours else "comparison")
         for key, row in rows.items()
     ]
-    return specs + [(key, key, "variant") for key in ours if key not in rows]
+    return specs + [(key, labels.get(key, key), "variant") for key in ours if key not in rows]
 
 
 def _datasets(table: str, summary: pd.DataFrame) -> list[str]:
@@ -69,8 +71,9 @@ def comparison(
     Args:
         summary: aggregated rows already narrowed by `amoc.report.results.select`.
         table: `table1`..`table4`.
-        ours: for table3/table4, the variant(s) shown as our method (default amoc_e2e_epic).
-        labels: row labels of variants the paper does not have (table1/table2).
+        ours: for table3/table4, the variant(s) shown as ours; default: the paper's own rows
+            (AMOC + EpicFlow and end-to-end AMOC + EpicFlow) and any other variant run.
+        labels: row labels of variants the paper does not have (a plug-in: its class).
     Returns:
         Columns `COLUMNS`; numbers in percent; `difference` = ours - paper where comparable.
     """

@@ -203,11 +203,12 @@ def _max_magnitude(flow: np.ndarray) -> float:
 
 def plot_fig5(
     frames: Sequence[np.ndarray], offline_flow: Sequence[np.ndarray],
-    predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike,
+    predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike, title: str | None = None,
 ) -> list[Path]:
     """Fig. 5: rows = frames (H, W, 3) uint8 / offline flow / motion-net flow, (h, w, 2) each.
 
-    Both flows of a column share one colour scale so their colours compare directly.
+    Both flows of a column share one colour scale so their colours compare directly; ``title``
+    says which motion net, target and persons are shown.
     """
     from amoc.flow import flow_to_color
 
@@ -217,6 +218,8 @@ def plot_fig5(
     fig = Figure(figsize=(1.1 * n, 5.0))
     axes = fig.subplots(3, n, squeeze=False)
     titles = ("frames", "offline flow", "motion net")
+    if title:
+        fig.suptitle(title, fontsize="small")
     for col in range(n):
         scale = max(_max_magnitude(f[col]) for f in (offline_flow, predicted_flow)) or 1.0
         images = (frames[col], flow_to_color(offline_flow[col], max_flow=scale),
@@ -230,6 +233,17 @@ def plot_fig5(
                 ax.set_ylabel(titles[row], fontsize="small")
     fig.tight_layout(pad=0.2)
     return save_figure(fig, out_path)
+
+
+def plot_empty(figure: str, experiment: str, out: str | os.PathLike) -> list[Path]:
+    """A labelled placeholder for an experiment with no cells (e.g. ``datasets: []``)."""
+    with _style():
+        fig = Figure(figsize=(4.8, 3.8))
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"{figure} ({experiment}): no results\nthe experiment lists no "
+                "datasets or cells", ha="center", va="center", transform=ax.transAxes)
+    return save_figure(fig, out)
 
 
 def _parse_map(items: Sequence[str] | None) -> dict[str, float] | None:
@@ -254,8 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--x-key", default=None, help="fig6c/d name part (margin / emb)")
     parser.add_argument("--x-map", nargs="+", default=None, metavar="VARIANT=VALUE")
     args = parser.parse_args(argv)
+    summary = read_summary(args.summary)
+    if summary.empty:  # written by amoc collect for an experiment without cells
+        log.warning("experiment %r has no results; drawing an empty figure", args.experiment)
+        plot_empty(args.figure, args.experiment, args.out)
+        return 0
     length = None if args.figure == "fig6a" else args.test_length
-    rows = select(read_summary(args.summary), experiment=args.experiment, test_length=length,
+    rows = select(summary, experiment=args.experiment, test_length=length,
                   protocol=args.protocol, dataset=args.dataset)
     if args.figure == "fig6a":
         plot_rank1_vs_length(rows, args.out)

@@ -87,6 +87,13 @@ def to_markdown(comp: pd.DataFrame, caption: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def frame_markdown(frame: pd.DataFrame) -> str:
+    """Any data frame as a GitHub-flavoured Markdown table (cells as printed by str)."""
+    out = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    out += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(out) + "\n"
+
+
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "±": r"$\pm$", "—": "---", "−": "$-$",

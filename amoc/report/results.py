@@ -34,7 +34,10 @@ COLUMNS = (
     "n_query", "n_gallery", "seed", "config_hash", "code_version", "device",
     "train_seconds", "eval_seconds",
 )
-OPTIONAL_COLUMNS = ("library_versions",)
+# Per-query lists (same order in every row of a dataset's probe set): what paired statistics
+# over queries (amoc.report.claims) need. first_match: 1-based rank of the first correct match.
+QUERY_COLUMNS = ("query_pids", "first_match")
+OPTIONAL_COLUMNS = ("library_versions", *QUERY_COLUMNS)
 GROUP_KEYS = ("experiment", "dataset", "variant", "test_length", "protocol")
 SUMMARY_STATS = tuple(f"{col}_{stat}" for col in METRIC_COLUMNS for stat in ("mean", "std"))
 SUMMARY_COLUMNS = (*GROUP_KEYS, "n_splits", *SUMMARY_STATS)  # what tables and figures read
@@ -52,6 +55,8 @@ class LengthMetrics(NamedTuple):
     n_query: int
     n_gallery: int
     eval_seconds: float
+    query_pids: Sequence[int] = ()
+    first_match: Sequence[int] = ()  # per query: rank of the first correct match, 0 = none
 
 
 def _cmc_to_20(cmc: Sequence[float], n_gallery: int) -> list[float]:
@@ -86,6 +91,9 @@ def make_rows(
         }
         if library_versions is not None:
             row["library_versions"] = json.dumps(dict(library_versions), sort_keys=True)
+        if metrics.first_match:
+            row["query_pids"] = [int(v) for v in metrics.query_pids]
+            row["first_match"] = [int(v) for v in metrics.first_match]
         rows.append(row)
     return validate_rows(pd.DataFrame(rows), source=f"{experiment}/{dataset}/{variant}")
 
@@ -126,6 +134,9 @@ def _check_values(df: pd.DataFrame, source: str) -> None:
         raise ResultsError(f"{source}: mAP must be a fraction in [0, 1] or NaN")
     if (df["test_length"] < 1).any():
         raise ResultsError(f"{source}: test_length must be >= 1")
+    for col in (c for c in QUERY_COLUMNS if c in df.columns):
+        if any(len(v) != n for v, n in zip(df[col], df["n_query"], strict=True)):
+            raise ResultsError(f"{source}: every '{col}' list must hold n_query values")
 
 
 def validate_rows(df: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True, help="writes NAME.md, NAME.tex, NAME.csv")
     parser.add_argument("--name", default=None, help="file stem (default: the experiment name)")
     parser.add_argument("--ours", nargs="+", default=None,
-                        help="table3/table4: variant(s) shown as ours (default amoc_e2e_epic)")
+                        help="table3/table4: variant(s) shown as ours (default: the paper's AMOC rows)")
     parser.add_argument("--test-length", type=int, default=128)
     parser.add_argument("--protocol", default=None, help="pick one evaluation protocol")
     parser.add_argument("--label", nargs="+", default=[], metavar="VARIANT=TEXT",

@@ -1,14 +1,16 @@
 """Pre-train the motion network alone on (frame pair -> offline flow) (Sec. III-D1).
 
 Usage:
-    python -m amoc.train.pretrain_motion --cache DIR --flow-store DIR --width W
+    python -m amoc.train.pretrain_motion --cache DIR --flow-store DIR --width W --colour C
         --pretrain-config JSON --out motion.pt [--split FILE] [--log-json metrics.json]
 
 Multiscale smooth-L1 loss (Eq. 12-14), Adam (0.9, 0.999), mini-batches of 4 pairs, lr 1e-4
 halved every ``halve_every`` iterations from ``halve_after`` on. Pairs are every consecutive frame
-pair of the split's training persons (all tracklets without ``--split``), minus a few held-out
-tracklets on which the end-of-run EPE is reported next to the zero-flow EPE. Frames go through
-the model's own ``Preprocess`` (YUV, standardised) so the net sees what it will see inside AMOC.
+pair of the split's training persons (all tracklets without ``--split``; the workflow's
+``pretrain.persons: train``, the default, passes the split so test persons never reach
+pre-training), minus a few held-out tracklets on which the end-of-run EPE is reported next to the
+zero-flow EPE. Frames go through the model's own ``Preprocess`` in the colour space of the AMOC
+model it initialises (``--colour``), so the net sees what it will see inside AMOC.
 Checkpoints to ``<out>.partial`` and resumes from it exactly.
 """
 
@@ -30,6 +32,7 @@ from amoc.data.cache import FrameCache
 from amoc.errors import ConfigError
 from amoc.losses import multiscale_motion_loss
 from amoc.models import MotionNet, Preprocess, frame_pairs
+from amoc.models.config import COLOURS
 from amoc.train.augment import augment
 from amoc.train.checkpoint import (
     check_config,
@@ -95,10 +98,9 @@ def load_batch(frames: np.ndarray, flow: np.ndarray, rows: np.ndarray, preproces
 
 @torch.inference_mode()
 def heldout_epe(net: MotionNet, frames: np.ndarray, flow: np.ndarray, rows: np.ndarray,
-                device: torch.device) -> tuple[float, float]:
+                preprocess: Preprocess, device: torch.device) -> tuple[float, float]:
     """Mean end-point error of Pred3 and of a zero-flow guess on the held-out pairs."""
     net.eval()
-    preprocess = Preprocess().to(device)
     err, zero = 0.0, 0.0
     for b in range(0, len(rows), EPE_BATCH):
         pairs, target = load_batch(frames, flow, rows[b:b + EPE_BATCH], preprocess, device)
@@ -111,10 +113,12 @@ def heldout_epe(net: MotionNet, frames: np.ndarray, flow: np.ndarray, rows: np.n
 class Pretrain:
     """Mutable state of one pre-training run (net, optimiser, generator, iteration, timing)."""
 
-    def __init__(self, width: float, cfg: PretrainConfig, device: torch.device) -> None:
-        self.width, self.cfg, self.device = width, cfg, device
+    def __init__(self, width: float, colour: str, cfg: PretrainConfig,
+                 device: torch.device) -> None:
+        self.width, self.colour, self.cfg, self.device = width, colour, cfg, device
         torch.manual_seed(cfg.seed)
         self.net = MotionNet(width).to(device)
+        self.preprocess = Preprocess(colour).to(device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
         self.rng = np.random.default_rng(cfg.seed)
         self.iteration, self.train_seconds, self.history = 0, 0.0, []
@@ -122,16 +126,21 @@ class Pretrain:
     def save(self, path: Path, **extra: object) -> None:
         """Checkpoint the motion net and everything needed to resume."""
         save_checkpoint(path, kind="motion-net", model=self.net,
-                        model_config={"width": self.width}, optimizer=self.optimizer.state_dict(),
+                        model_config=self.model_config, optimizer=self.optimizer.state_dict(),
                         iteration=self.iteration, rng=rng_states(self.rng),
                         pretrain_config=self.cfg.to_dict(), seed=self.cfg.seed,
                         device=str(self.device), train_seconds=self.train_seconds,
                         history=self.history, **extra)
 
+    @property
+    def model_config(self) -> dict[str, object]:
+        """What the motion net must match in the AMOC model it initialises."""
+        return {"width": self.width, "colour": self.colour}
+
     def resume(self, path: Path) -> None:
         """Restore a partial checkpoint after checking width and config."""
         payload = read_checkpoint(path, "motion-net")
-        check_config(path, "motion net config", payload["model_config"], {"width": self.width})
+        check_config(path, "motion net config", payload["model_config"], self.model_config)
         check_config(path, "pretrain config", payload["pretrain_config"], self.cfg.to_dict(),
                      ignore=RESUMABLE_CHANGES)
         self.net.load_state_dict(payload["model_state"])
@@ -141,8 +150,7 @@ class Pretrain:
         self.history = list(payload["history"])
         log.info("resumed %s at iteration %d", path, self.iteration)
 
-    def step(self, frames: np.ndarray, flow: np.ndarray, rows: np.ndarray,
-             preprocess: Preprocess) -> float:
+    def step(self, frames: np.ndarray, flow: np.ndarray, rows: np.ndarray) -> float:
         """One Adam step on a random mini-batch; returns the Eq. 14 loss."""
         c = self.cfg
         for group in self.optimizer.param_groups:
@@ -152,7 +160,8 @@ class Pretrain:
         shifts = np.stack([self.rng.integers(-max_dy, max_dy + 1, c.batch_pairs),
                            self.rng.integers(-max_dx, max_dx + 1, c.batch_pairs)], axis=1)
         flips = self.rng.random(c.batch_pairs) < (0.5 if c.flip else 0.0)
-        pairs, target = load_batch(frames, flow, batch, preprocess, self.device, shifts, flips)
+        pairs, target = load_batch(frames, flow, batch, self.preprocess, self.device, shifts,
+                                   flips)
         loss = multiscale_motion_loss(*self.net(pairs), target).total
         descend(self.net, self.optimizer, loss, grad_clip=0)
         self.iteration += 1
@@ -163,14 +172,15 @@ def run_pretrain(state: Pretrain, frames: np.ndarray, flow: np.ndarray, rows: np
                  held: np.ndarray, partial: Path) -> None:
     """Iterate to ``cfg.iterations``; ``CURVE_POINTS`` times, log the mean loss since the last
     point and the held-out EPE (the training curve); checkpoint every ``checkpoint_every``."""
-    preprocess, c = Preprocess().to(state.device), state.cfg
+    c = state.cfg
     log_every = max(1, c.iterations // CURVE_POINTS)
     started, losses = time.perf_counter(), []
     while state.iteration < c.iterations:
-        losses.append(state.step(frames, flow, rows, preprocess))
+        losses.append(state.step(frames, flow, rows))
         if state.iteration % log_every == 0 or state.iteration == c.iterations:
             state.train_seconds += time.perf_counter() - started
-            epe = heldout_epe(state.net, frames, flow, held, state.device)[0]  # draws no RNG
+            epe = heldout_epe(state.net, frames, flow, held, state.preprocess,
+                              state.device)[0]  # draws no RNG
             state.history.append({"iteration": state.iteration, "loss": float(np.mean(losses)),
                                   "heldout_epe": epe})
             log.info("iteration %d/%d: loss %.4f, held-out EPE %.3f px", state.iteration,
@@ -185,6 +195,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", required=True, help="frame cache directory")
     parser.add_argument("--flow-store", required=True, help="offline flow store (targets)")
     parser.add_argument("--width", type=float, required=True, help="motion-net width multiplier")
+    parser.add_argument("--colour", required=True, choices=COLOURS,
+                        help="colour space of the AMOC model it initialises (ModelConfig.colour)")
     parser.add_argument("--pretrain-config", default="{}", help="PretrainConfig as JSON")
     parser.add_argument("--split", help="split JSON: use only its training persons")
     parser.add_argument("--out", required=True, help="motion-net checkpoint path")
@@ -200,12 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     flow = open_flow(cache, args.flow_store, required=True)
     pids = read_split(args.split)["train_pids"] if args.split else None
     rows, held = pair_rows(cache.index, pids, cfg.heldout_tracklets, cfg.seed)
-    state = Pretrain(args.width, cfg, resolve_device(cfg.device))
+    state = Pretrain(args.width, args.colour, cfg, resolve_device(cfg.device))
 
     heldout: dict[str, float | int] = {}
 
     def finish() -> dict[str, float | int]:
-        epe, zero = heldout_epe(state.net, cache.frames, flow, held, state.device)
+        epe, zero = heldout_epe(state.net, cache.frames, flow, held, state.preprocess,
+                                state.device)
         log.info("held-out EPE %.3f px vs zero-flow EPE %.3f px (%d pairs)", epe, zero, len(held))
         heldout.update(heldout_epe=epe, zero_flow_epe=zero, heldout_pairs=len(held))
         return heldout

@@ -31,6 +31,7 @@ from amoc.cli import run_command
 from amoc.config import TrainConfig
 from amoc.data.cache import FrameCache
 from amoc.errors import AmocError, CheckpointError, ConfigError
+from amoc.models import ModelConfig
 from amoc.plugins import is_plugin
 from amoc.plugins.model import check_outputs, model_builder
 from amoc.train.checkpoint import (
@@ -64,19 +65,21 @@ def make_optimizer(params, name: str, lr: float, momentum: float) -> torch.optim
     return torch.optim.Adam(params, lr=lr)
 
 
-def load_motion_init(model: nn.Module, path: str, motion_width: float) -> None:
+def load_motion_init(model: nn.Module, path: str, cfg: ModelConfig) -> None:
     """Initialise ``model.motion_net`` from a pre-trained motion checkpoint.
 
     Raises:
-        ConfigError: the model has no motion net. CheckpointError: the width differs.
+        ConfigError: the model has no motion net. CheckpointError: the width or the colour
+        space it was pre-trained in differs from the model's.
     """
     if getattr(model, "motion_net", None) is None:
         raise ConfigError(f"--motion-init {path}: this model variant has no motion network")
     payload = read_checkpoint(path, "motion-net")
-    width = payload["model_config"].get("width")
-    if width != motion_width:
-        raise CheckpointError(f"{path}: motion net width {width} != model motion_width "
-                              f"{motion_width}; pre-train at this width or change the model")
+    saved = payload["model_config"]
+    for key, ours in (("width", cfg.motion_width), ("colour", cfg.colour)):
+        if saved.get(key) != ours:
+            raise CheckpointError(f"{path}: motion net {key} {saved.get(key)!r} != the model's "
+                                  f"{ours!r}; pre-train with this {key} or change the model")
     model.motion_net.load_state_dict(payload["model_state"])
     log.info("motion net initialised from %s (iteration %s)", path, payload.get("iteration"))
 
@@ -138,7 +141,8 @@ def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
     model = torch.compile(run.model) if t.compile else run.model
     while run.epoch < t.epochs:
         started = time.perf_counter()
-        plan = sample_epoch(train, run.rng, t.seq_len, t.translate, t.flip, frames.shape[1:3])
+        plan = sample_epoch(train, run.rng, t.seq_len, t.translate, t.flip, frames.shape[1:3],
+                            t.pairs_per_epoch)
         stats = train_one_epoch(model, run.optimizer, train, plan, frames, flow,
                                 seq_len=t.seq_len, pairs_per_step=t.pairs_per_step,
                                 margin=t.margin, grad_clip=t.grad_clip, device=run.device,
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def start() -> None:
         if args.motion_init:
-            load_motion_init(run.model, args.motion_init, model_config["motion_width"])
+            load_motion_init(run.model, args.motion_init, ModelConfig.from_dict(model_config))
             run.motion_init = str(args.motion_init)
 
     train_resumably(run, args.out, lambda partial: fit(run, train, cache.frames, flow, partial),
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_json:
         write_json_atomic(args.log_json, {
             "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
-            "skipped_short_sequences": train.skipped, "pairs_per_epoch": 2 * len(train.groups),
+            "skipped_short_sequences": train.skipped,
+            "pairs_per_epoch": tcfg.pairs_per_epoch or 2 * len(train.groups),
             "train_config": tcfg.to_dict(), "model_config": model_config})
     return 0
 

@@ -5,6 +5,9 @@ of its sequences from two different cameras) followed by one negative pair (one 
 against a sequence of a random other identity from another camera), so the pair list alternates
 positive/negative as in the baseline (epoch = 2N pairs). Camera order is random. Every sequence
 of every pair also gets its own random 16-frame window and augmentation draw (once per epoch).
+With ``pairs`` set (``train.pairs_per_epoch``), an epoch is that many pairs instead: identities
+are taken from successive random permutations until there are enough, so epochs cost the same on
+every dataset (see amoc.config.TrainConfig on the paper's MARS vs iLIDS-VID epochs).
 
 All randomness comes from one seeded ``numpy.random.Generator`` whose state is checkpointed, so a
 resumed run draws exactly the same pairs. Identities are relabelled 0..K-1 from
@@ -127,7 +130,7 @@ def _pairs_for(rng: np.random.Generator, train: TrainSet, k: int) -> list[tuple[
 
 def sample_epoch(train: TrainSet, rng: np.random.Generator, seq_len: int,
                  translate: float = 0.05, flip: bool = True,
-                 frame_hw: tuple[int, int] = (128, 64)) -> EpochPlan:
+                 frame_hw: tuple[int, int] = (128, 64), pairs: int | None = None) -> EpochPlan:
     """Draw one epoch of alternating positive/negative pairs with windows and augmentation.
 
     Args:
@@ -137,13 +140,19 @@ def sample_epoch(train: TrainSet, rng: np.random.Generator, seq_len: int,
         translate: largest translation as a fraction of h and w (integer pixels drawn uniformly).
         flip: draw a horizontal flip with p = 0.5 per sequence.
         frame_hw: (H, W) of the cached frames.
+        pairs: pairs in the epoch; None = 2 x the eligible identities.
 
     Returns:
         The EpochPlan.
     """
-    order = rng.permutation(len(train.groups))
-    pairs = [pair for k in order for pair in _pairs_for(rng, train, int(k))]
-    seqs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    n = len(train.groups)
+    if pairs is None:
+        order = rng.permutation(n)
+    else:
+        rounds = -(-pairs // (2 * n))  # ceil: permutations needed for pairs / 2 identities
+        order = np.concatenate([rng.permutation(n) for _ in range(rounds)])[: -(-pairs // 2)]
+    drawn = [pair for k in order for pair in _pairs_for(rng, train, int(k))]
+    seqs = np.asarray(drawn, dtype=np.int64).reshape(-1, 2)[:pairs]
     same = np.zeros(len(seqs), dtype=bool)
     same[0::2] = True
     spare = np.maximum(train.n_frames[seqs] - seq_len, 0)  # (P, 2)

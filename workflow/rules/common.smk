@@ -10,9 +10,12 @@ from amoc.experiments import (
     SCHEMA_FILE,
     headline_variant,
     plan,
+    pretrain_persons,
     pretrain_source,
+    resolve_pretrain,
     validate_config,
 )
+from amoc.gpu_slots import ShellPrefix, slot_count
 from amoc.plugins import is_plugin, model_spec, parse_flow_methods, source_fingerprint
 
 # envs/*.yaml install amoc from ${AMOC_ROOT} (pip expands it): this repository.
@@ -24,8 +27,28 @@ PLAN = plan(config)
 DATASETS = config["datasets"]
 
 
+def local_executor():
+    """True once Snakemake runs jobs on this machine (local or dry run), False on SLURM."""
+    plugin = workflow.executor_plugin
+    return plugin is not None and plugin.common_settings.local_exec
+
+
+# GPU rules start their shell line with {params.gpu_slots} = GPU_SLOTS: the amoc.gpu_slots
+# wrapper when the `gpus` setting is present and jobs run locally, else nothing. An object
+# param is not a params rerun trigger, so switching the setting reruns nothing.
+GPU_SLOTS = ShellPrefix(config.get("gpus"), local_executor)
+
+
+onstart:
+    # The gpus setting decides how many GPU jobs run at once (G ids x k), whatever the profile
+    # says; this also fails before the first job if a listed id does not exist.
+    if config.get("gpus") and local_executor():
+        workflow.register_resource("gpu", slot_count(config["gpus"]))
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
+    experiment="|".join(config["experiments"]) or "NONE",
     method="[a-z0-9_]+",
     split=r"\d+",
     train_hash="[0-9a-f]{16}",
@@ -46,10 +69,23 @@ def flow_dir(dataset, method):
     return f"results/flow/{dataset}/{method}/flow.npy"
 
 
-def motion_init(job):
-    """Path of the pre-trained motion net this end-to-end model starts from."""
+def motion_init(job, split):
+    """Path of the pre-trained motion net this end-to-end model starts from on `split`."""
     src = pretrain_source(config, job.dataset)["dataset"]
-    return f"results/pretrain/{src}/{job.flow}/w{job.model['motion_width']}.pt"
+    persons = pretrain_persons(config, job.dataset, int(split))
+    width, colour = job.model["motion_width"], job.model["colour"]
+    return f"results/pretrain/{src}/{job.flow}/w{width}_{colour}/{persons}.pt"
+
+
+def pretrain_inputs(wildcards):
+    """Frames and flow targets, plus the split whose training persons it uses (if any)."""
+    inputs = {
+        "cache": cache_dir(wildcards.source),
+        "flow": flow_dir(wildcards.source, wildcards.method),
+    }
+    if wildcards.persons != "all":
+        inputs["split"] = f"results/splits/{wildcards.source}/{wildcards.persons}.json"
+    return inputs
 
 
 def split_files(dataset, n):
@@ -94,7 +130,12 @@ def all_outputs():
         dataset=fig5_datasets(),
         ext=["png", "pdf"],
     )
-    return outs
+    outs += expand(
+        "results/tables/flow_error_{dataset}.{ext}",
+        dataset=synthetic_datasets(),
+        ext=["md", "csv"],
+    )
+    return outs + ["results/tables/claims.md", "results/tables/claims.csv"]
 
 
 def variant_spec(job):
@@ -110,14 +151,14 @@ def fig5_datasets():
 
 
 def fig5_job(dataset):
-    """The end-to-end model whose motion net Fig. 5 shows (Table I's, else any)."""
+    """The end-to-end model whose pre-trained motion net Fig. 5 shows: EpicFlow's if any."""
     jobs = [
         PLAN.train_jobs[m.train_hash]
         for m in PLAN.members
         if m.dataset == dataset
         and variant_spec(PLAN.train_jobs[m.train_hash]).has_motion_net
     ]
-    return jobs[0]
+    return next((j for j in jobs if j.flow == "epic"), jobs[0])
 
 
 def sources(kind):
@@ -156,7 +197,7 @@ def train_inputs(wildcards):
     if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
     if variant_spec(job).has_motion_net:
-        inputs["motion"] = motion_init(job)
+        inputs["motion"] = motion_init(job, wildcards.split)
     return inputs
 
 
@@ -192,12 +233,25 @@ def member_args(wildcards):
 
 
 def fig5_inputs(wildcards):
+    """The pre-trained (not fine-tuned) motion net, its target flow, split 0's test persons."""
     job = fig5_job(wildcards.dataset)
     return {
-        "model": f"results/models/{job.dataset}/{job.train_hash}/split0.pt",
+        "motion": motion_init(job, 0),
         "cache": cache_dir(job.dataset),
         "flow": flow_dir(job.dataset, job.flow),
+        "split": f"results/splits/{job.dataset}/split0.json",
     }
+
+
+def fig5_title(dataset):
+    """What Fig. 5 shows, for its title (and the report caption)."""
+    job = fig5_job(dataset)
+    source = pretrain_source(config, dataset)
+    return (
+        f"{dataset}: motion net pre-trained on {source['dataset']} "
+        f"(pretrain.persons: {source['persons']}), {job.flow} target; "
+        "held-out persons of split 0"
+    )
 
 
 FLOW_PLUGINS = parse_flow_methods(config["flow_methods"])
@@ -226,12 +280,14 @@ def curve_and_ranked_outputs():
             outs += expand(
                 "results/figures/{name}_curves.{ext}", name=name, ext=["png", "pdf"]
             )
-            outs += expand(
-                "results/figures/{name}_ranked_{dataset}.{ext}",
-                name=name,
-                dataset=exp["datasets"],
-                ext=["png", "pdf"],
-            )
+    for dataset, train_hash, eval_hash in ranked_models():
+        outs += expand(
+            "results/figures/ranked/{dataset}/{train_hash}_{eval_hash}.{ext}",
+            dataset=dataset,
+            train_hash=train_hash,
+            eval_hash=eval_hash,
+            ext=["png", "pdf"],
+        )
     return outs
 
 
@@ -243,9 +299,9 @@ def curve_files(member):
 
 
 def pretrain_curve(job):
-    """The pre-training log of an end-to-end model's motion net."""
-    src = pretrain_source(config, job.dataset)["dataset"]
-    return f"results/curves/pretrain/{src}/{job.flow}/w{job.model['motion_width']}.json"
+    """The pre-training log of the motion net an end-to-end model starts from on split 0."""
+    path = motion_init(job, 0)
+    return f"results/curves/{os.path.relpath(path, 'results')[:-3]}.json"
 
 
 def curve_inputs(wildcards):
@@ -286,9 +342,24 @@ def headline_member(experiment, dataset):
     )
 
 
+_RANKED = {}
+
+
+def ranked_models():
+    """(dataset, train_hash, eval_hash) of each distinct headline model -> the "experiment:
+    variant" cells it heads: one ranked figure per model, however many experiments share it.
+    """
+    if not _RANKED:
+        for name, exp in config["experiments"].items():
+            for dataset in exp["datasets"]:
+                m = headline_member(name, dataset)
+                key = (m.dataset, m.train_hash, m.eval_hash)
+                _RANKED.setdefault(key, []).append(f"{name}: {m.variant}")
+    return _RANKED
+
+
 def ranked_inputs(wildcards):
-    member = headline_member(wildcards.experiment, wildcards.dataset)
-    job = PLAN.train_jobs[member.train_hash]
+    job = PLAN.train_jobs[wildcards.train_hash]
     inputs = {
         "model": f"results/models/{job.dataset}/{job.train_hash}/split0.pt",
         "cache": cache_dir(job.dataset),
@@ -303,15 +374,15 @@ def ranked_inputs(wildcards):
 
 def ranked_params(wildcards, input):
     """Evaluation settings, twins (synthwalk) and title of a ranked-results figure."""
-    member = headline_member(wildcards.experiment, wildcards.dataset)
-    ev = PLAN.eval_jobs[(member.train_hash, member.eval_hash)].eval
+    ev = PLAN.eval_jobs[(wildcards.train_hash, wildcards.eval_hash)].eval
     args = [
         f"--eval-config {as_json(ev)}",
         optional_flag(input, "flow", "--flow-store"),
     ]
     if "raw" in input.keys():
         args.append(f"--twins {input.raw}/synthwalk.json")
-    title = f"{wildcards.experiment}: {member.variant} on {wildcards.dataset}, split 0"
+    key = (wildcards.dataset, wildcards.train_hash, wildcards.eval_hash)
+    title = f"{', '.join(ranked_models()[key])} on {wildcards.dataset}, split 0"
     args.append(f"--title {shlex.quote(title)}")
     return " ".join(args)
 
@@ -325,3 +396,24 @@ def plugin_labels(experiment):
     }
     items = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(labels.items()))
     return f"--label {items}" if items else ""
+
+
+# Evidence (rules/evidence.smk): flow accuracy and the paper's claims.
+
+
+def synthetic_datasets():
+    """Datasets that carry ground-truth flow (synthwalk) and run at least one experiment."""
+    used = {m.dataset for m in PLAN.members}
+    return sorted(
+        n for n, d in DATASETS.items() if d["source"] == "synthwalk" and n in used
+    )
+
+
+def pretrained_nets(dataset):
+    """{target method: checkpoint} of the motion nets pre-trained for split 0 of this dataset."""
+    jobs = [
+        j
+        for j in PLAN.train_jobs.values()
+        if j.dataset == dataset and variant_spec(j).has_motion_net
+    ]
+    return {j.flow: motion_init(j, 0) for j in jobs}

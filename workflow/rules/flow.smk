@@ -27,15 +27,17 @@ rule flow:
 
 rule pretrain_motion:
     input:
-        cache=lambda w: cache_dir(w.source),
-        flow=lambda w: flow_dir(w.source, w.method),
+        unpack(pretrain_inputs),
     output:
-        model="results/pretrain/{source}/{method}/w{width}.pt",
-        curves="results/curves/pretrain/{source}/{method}/w{width}.json",
+        model="results/pretrain/{source}/{method}/w{width}_{colour}/{persons}.pt",
+        curves="results/curves/pretrain/{source}/{method}/w{width}_{colour}/{persons}.json",
     log:
-        "results/logs/pretrain/{source}_{method}_w{width}.log",
+        "results/logs/pretrain/{source}_{method}_w{width}_{colour}_{persons}.log",
     benchmark:
-        "results/benchmarks/pretrain/{source}_{method}_w{width}.tsv"
+        "results/benchmarks/pretrain/{source}_{method}_w{width}_{colour}_{persons}.tsv"
+    wildcard_constraints:
+        colour="rgb|yuv",
+        persons=r"all|split\d+",
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -43,16 +45,11 @@ rule pretrain_motion:
         mem_mb=4000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         flow=lambda w, input: os.path.dirname(input.flow),
-        cfg=lambda w: as_json(
-            {
-                k: v
-                for k, v in config["pretrain"].items()
-                if k not in {"dataset", "per_dataset"}
-            }
-            | {"seed": config.get("seed", 0)}
-        ),
+        split=lambda w, input: optional_flag(input, "split", "--split"),
+        cfg=lambda w: as_json(resolve_pretrain(config)),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
-        "--width {wildcards.width} --pretrain-config {params.cfg} --out {output.model} "
-        "--log-json {output.curves} 2> {log}"
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.train.pretrain_motion --cache {input.cache} --flow-store {params.flow} "
+        "--width {wildcards.width} --colour {wildcards.colour} {params.split} "
+        "--pretrain-config {params.cfg} --out {output.model} --log-json {output.curves} 2> {log}"

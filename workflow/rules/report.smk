@@ -134,9 +134,12 @@ rule fig5:
         mem_mb=2000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         flow=lambda w, input: os.path.dirname(input.flow),
+        title=lambda w: shlex.quote(fig5_title(w.dataset)),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.report.fig5 --model {input.model} --cache {input.cache} --flow-store {params.flow} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.report.fig5 --motion-net {input.motion} --cache {input.cache} "
+        "--flow-store {params.flow} --split {input.split} --title {params.title} "
         "--out results/figures/fig5_{wildcards.dataset} 2> {log}"
 
 
@@ -172,16 +175,16 @@ rule ranked:
         unpack(ranked_inputs),
     output:
         png=report(
-            "results/figures/{experiment}_ranked_{dataset}.png",
+            "results/figures/ranked/{dataset}/{train_hash}_{eval_hash}.png",
             caption="../report/ranked.rst",
             category="Ranked results",
-            subcategory="{experiment}",
+            subcategory="{dataset}",
         ),
-        pdf="results/figures/{experiment}_ranked_{dataset}.pdf",
+        pdf="results/figures/ranked/{dataset}/{train_hash}_{eval_hash}.pdf",
     log:
-        "results/logs/figure/{experiment}_ranked_{dataset}.log",
+        "results/logs/figure/ranked_{dataset}_{train_hash}_{eval_hash}.log",
     benchmark:
-        "results/benchmarks/figure/{experiment}_ranked_{dataset}.tsv"
+        "results/benchmarks/figure/ranked_{dataset}_{train_hash}_{eval_hash}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -192,4 +195,4 @@ rule ranked:
     shell:
         "OMP_NUM_THREADS={threads} python -m amoc.report.ranked --model {input.model} "
         "--cache {input.cache} --split {input.split} {params.args} "
-        "--out results/figures/{wildcards.experiment}_ranked_{wildcards.dataset} 2> {log}"
+        "--out results/figures/ranked/{wildcards.dataset}/{wildcards.train_hash}_{wildcards.eval_hash} 2> {log}"

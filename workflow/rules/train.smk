@@ -18,6 +18,7 @@ rule train:
         mem_mb=4000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         model=lambda w: as_json(PLAN.train_jobs[w.train_hash].model),
         train=lambda w: as_json(
             PLAN.train_jobs[w.train_hash].train
@@ -26,7 +27,7 @@ rule train:
         flow=lambda w, input: optional_flag(input, "flow", "--flow-store"),
         motion=lambda w, input: optional_flag(input, "motion", "--motion-init"),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.train.run --cache {input.cache} --split {input.split} {params.flow} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.train.run --cache {input.cache} --split {input.split} {params.flow} "
         "{params.motion} --model-config {params.model} --train-config {params.train} "
         "--out {output.model} --log-json {output.curves} 2> {log}"
 
@@ -47,8 +48,9 @@ rule evaluate:
         mem_mb=4000,
         gpu=1,
     params:
+        gpu_slots=GPU_SLOTS,
         eval=lambda w: as_json(PLAN.eval_jobs[(w.train_hash, w.eval_hash)].eval),
         flow=lambda w, input: optional_flag(input, "flow", "--flow-store"),
     shell:
-        "OMP_NUM_THREADS={threads} python -m amoc.eval.evaluate --model {input.model} --cache {input.cache} --split {input.split} "
+        "OMP_NUM_THREADS={threads} {params.gpu_slots}python -m amoc.eval.evaluate --model {input.model} --cache {input.cache} --split {input.split} "
         "{params.flow} --eval-config {params.eval} --dataset {wildcards.dataset} --out {output} 2> {log}"

@@ -6,8 +6,10 @@ and the motion cue that AMOC adds is measurably useful. Everything is drawn from
 keyed by (seed, stream, pid[, camera]), so output is byte-identical for a seed and adding
 identities leaves earlier ones unchanged.
 
-Output under `out/`: `i-LIDS-VID/sequences/cam{1,2}/personNNN/cam{c}_personNNN_XXXXX.png` and the
-manifest `synthwalk.json`, written last: a folder without the manifest is incomplete.
+Output under `out/`: `i-LIDS-VID/sequences/cam{1,2}/personNNN/cam{c}_personNNN_XXXXX.png`, the
+exact optical flow of every sequence in `i-LIDS-VID/flow/cam{1,2}/personNNN.npy` (float16
+(n_frames, 64, 32, 2), the flow store's units; see `amoc.data.synthwalk.truth`) and the manifest
+`synthwalk.json`, written last: a folder without the manifest is incomplete.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ FOLDER = "i-LIDS-VID"
 MANIFEST = "synthwalk.json"
 MARKER = ".synthwalk"  # inside FOLDER: lets a rerun replace its own output and nothing else
 CAMERAS = ("cam1", "cam2")
-VERSION = 1
+TRUTH_DIR = "flow"  # inside FOLDER, next to sequences/
+VERSION = 2  # 2: ground-truth flow
 
 
 def validate_params(n_ids: int, min_len: int, max_len: int, seed: int,
@@ -76,14 +79,23 @@ def _write_sequence(sequences: Path, cam: int, pid: int, frames: np.ndarray) -> 
             raise DatasetError(f"could not write {path}; check free space and permissions")
 
 
+def truth_path(root: Path, cam: int, pid: int) -> Path:
+    """Where the ground-truth flow of person `pid` in camera `cam` (0-based) goes, under FOLDER."""
+    return root / TRUTH_DIR / CAMERAS[cam] / f"person{pid:03d}.npy"
+
+
 def _render_identity(identity: Identity, cameras: list[CameraStyle], seed: int, min_len: int,
-                     max_len: int, sequences: Path) -> list[SequenceParams]:
-    """Render and write both cameras' sequences of one identity."""
+                     max_len: int, root: Path) -> list[SequenceParams]:
+    """Render and write both cameras' sequences of one identity and their exact flow."""
     params = []
     for cam, style in enumerate(cameras):
         rng = np.random.default_rng([seed, 3, identity.pid, cam])
         seq = sample_sequence(rng, min_len, max_len)
-        _write_sequence(sequences, cam, identity.pid, render_sequence(identity, style, seq, rng))
+        frames, flow = render_sequence(identity, style, seq, rng)
+        _write_sequence(root / "sequences", cam, identity.pid, frames)
+        target = truth_path(root, cam, identity.pid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        np.save(target, flow.astype(np.float16))
         params.append(seq)
     return params
 
@@ -99,6 +111,7 @@ def _manifest(params: dict, cameras: list[CameraStyle], identities: list[Identit
     pairs = sorted({tuple(sorted((i.pid, i.twin_of))) for i in identities if i.twin_of})
     return {"generator": "synthwalk", "version": VERSION, "params": params,
             "frame_size": [HEIGHT, WIDTH], "layout": f"{FOLDER}/sequences/cam{{1,2}}/personNNN",
+            "ground_truth_flow": f"{FOLDER}/{TRUTH_DIR}/cam{{1,2}}/personNNN.npy",
             "cameras": {CAMERAS[c]: dataclasses.asdict(s) for c, s in enumerate(cameras)},
             "twin_pairs": [list(p) for p in pairs], "identities": people,
             "n_frames": sum(s.n_frames for seqs in sequences for s in seqs)}
@@ -141,7 +154,7 @@ def generate_synthwalk(out: str | os.PathLike, n_ids: int = 40, min_len: int = 2
         staged = tmp / FOLDER
         (staged / "sequences").mkdir(parents=True)
         (staged / MARKER).write_text(f"seed {seed}\n")
-        sequences = [_render_identity(i, cameras, seed, min_len, max_len, staged / "sequences")
+        sequences = [_render_identity(i, cameras, seed, min_len, max_len, staged)
                      for i in identities]
         params = {"n_ids": n_ids, "min_len": min_len, "max_len": max_len, "seed": seed,
                   "twin_fraction": twin_fraction}

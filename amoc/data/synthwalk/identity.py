@@ -16,9 +16,9 @@ TEXTURES = ("none", "hstripes", "vstripes", "checks")
 
 # Gait bands (low, high) per parameter; twins draw from "slow" and "fast", others from "any".
 GAIT_BANDS: dict[str, dict[str, tuple[float, float]]] = {
-    "slow": {"freq": (0.055, 0.07), "arm_swing": (0.12, 0.28), "leg_swing": (0.22, 0.32)},
-    "fast": {"freq": (0.11, 0.13), "arm_swing": (0.5, 0.7), "leg_swing": (0.42, 0.55)},
-    "any": {"freq": (0.055, 0.13), "arm_swing": (0.12, 0.7), "leg_swing": (0.22, 0.55)},
+    "slow": {"freq": (0.028, 0.035), "arm_swing": (0.12, 0.28), "leg_swing": (0.22, 0.32)},
+    "fast": {"freq": (0.055, 0.065), "arm_swing": (0.5, 0.7), "leg_swing": (0.42, 0.55)},
+    "any": {"freq": (0.028, 0.065), "arm_swing": (0.12, 0.7), "leg_swing": (0.22, 0.55)},
 }
 
 

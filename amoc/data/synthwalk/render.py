@@ -13,10 +13,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from amoc.data.synthwalk.figure import draw_figure, pose_at
+from amoc.data.synthwalk.figure import Canvas, Shape, draw_figure, pose_at
 from amoc.data.synthwalk.identity import Identity
+from amoc.data.synthwalk.truth import GRID, frame_flow, to_store_grid
 
 HEIGHT, WIDTH = 128, 64
+# Relative contrast of the fine surface texture of walls and floors: real scenes are textured,
+# which makes the background's motion (the pan) observable, as it is for a real tracker's box.
+BACKGROUND_GRAIN = 0.12
 
 # Per-camera ranges: cam1 is bright, warm and clean; cam2 is dim, cool, noisier and softer.
 CAMERA_RANGES: tuple[dict[str, tuple[float, float]], ...] = (
@@ -101,7 +105,10 @@ def render_background(rng: np.random.Generator, style: CameraStyle, width: int) 
         w, h = rng.uniform(4, 30), rng.uniform(4, 50)
         colour = tuple(int(v) for v in _palette(rng, style.hue, 0.2, 0.95))
         cv2.rectangle(img, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), colour, -1)
-    return cv2.GaussianBlur(img, (0, 0), 0.8)
+    img = cv2.GaussianBlur(img, (0, 0), 0.8).astype(np.float32)
+    grain = cv2.GaussianBlur(rng.standard_normal(img.shape[:2]).astype(np.float32), (0, 0), 1.2)
+    img *= 1.0 + BACKGROUND_GRAIN * grain[..., None] / grain.std()
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
 def _palette(rng: np.random.Generator, hue: float, low: float, high: float) -> np.ndarray:
@@ -111,21 +118,22 @@ def _palette(rng: np.random.Generator, hue: float, low: float, high: float) -> n
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
-def _draw_occluder(img: np.ndarray, occ: dict, t: int) -> None:
-    """Draw the occluder where it is at frame `t` (it sweeps across the width)."""
-    k = t - occ["start"]
-    if not 0 <= k < occ["frames"]:
-        return
-    progress = (k + 0.5) / occ["frames"]
+def _occluder_shape(occ: dict, t: int) -> Shape:
+    """The occluder as it is (or would be) at frame `t`: it sweeps across the width."""
+    progress = (t - occ["start"] + 0.5) / occ["frames"]
     x = -occ["size"] + progress * (WIDTH + 2 * occ["size"])
     x = x if occ["direction"] > 0 else WIDTH - x
-    colour = tuple(occ["colour"])
     if occ["kind"] == "bar":
-        cv2.rectangle(img, (int(x - occ["size"] / 2), 0), (int(x + occ["size"] / 2), HEIGHT),
-                      colour, -1)
-    else:
-        axes = (int(occ["size"]), int(1.6 * occ["size"]))
-        cv2.ellipse(img, (int(x), int(occ["y"])), axes, 0.0, 0.0, 360.0, colour, -1, cv2.LINE_AA)
+        left, right = int(x - occ["size"] / 2), int(x + occ["size"] / 2)
+        return Shape(((float(left), 0.0),),
+                     lambda img, c: cv2.rectangle(img, (left, 0), (right, HEIGHT), c, -1))
+    centre, axes = (int(x), int(occ["y"])), (int(occ["size"]), int(1.6 * occ["size"]))
+    return Shape(((float(centre[0]), float(centre[1])),),
+                 lambda img, c: cv2.ellipse(img, centre, axes, 0.0, 0.0, 360.0, c, -1, cv2.LINE_AA))
+
+
+def _occluder_visible(occ: dict | None, t: int) -> bool:
+    return occ is not None and 0 <= t - occ["start"] < occ["frames"]
 
 
 def _camera(img: np.ndarray, style: CameraStyle, seq: SequenceParams,
@@ -140,15 +148,18 @@ def _camera(img: np.ndarray, style: CameraStyle, seq: SequenceParams,
 
 
 def render_sequence(identity: Identity, style: CameraStyle, seq: SequenceParams,
-                    rng: np.random.Generator) -> np.ndarray:
-    """Render one tracklet.
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Render one tracklet and its exact optical flow (`amoc.data.synthwalk.truth`).
 
     Returns:
-        uint8 RGB frames, shape (n_frames, HEIGHT, WIDTH, 3).
+        frames: uint8 RGB, shape (n_frames, HEIGHT, WIDTH, 3);
+        flow: float32 (n_frames, 64, 32, 2), frame t to t + 1 in pixels of the 64 x 32 grid,
+            the last row zero.
     """
     margin = math.ceil(abs(seq.pan) * seq.n_frames) + 2
     background = render_background(rng, style, WIDTH + margin)
     frames = np.empty((seq.n_frames, HEIGHT, WIDTH, 3), np.uint8)
+    layers: list[list[Shape]] = []
     amp, period, phase = seq.drift
     for t in range(seq.n_frames):
         shift = (margin - 1 if seq.pan > 0 else 1) - seq.pan * t
@@ -156,9 +167,23 @@ def render_sequence(identity: Identity, style: CameraStyle, seq: SequenceParams,
         img = cv2.warpAffine(background, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
         centre_x = WIDTH / 2 + amp * math.sin(2 * math.pi * (t / period + phase))
-        draw_figure(img, identity.appearance, pose_at(identity.gait, t), centre_x, seq.baseline,
-                    identity.appearance.height * seq.scale, seq.facing)
-        if seq.occluder is not None:
-            _draw_occluder(img, seq.occluder, t)
+        canvas = Canvas(img, shapes=[])
+        draw_figure(canvas, identity.appearance, pose_at(identity.gait, t), centre_x,
+                    seq.baseline, identity.appearance.height * seq.scale, seq.facing)
+        layers.append(canvas.shapes)
+        if _occluder_visible(seq.occluder, t):
+            _occluder_shape(seq.occluder, t).paint(img, tuple(seq.occluder["colour"]))
         frames[t] = _camera(img, style, seq, rng)
-    return frames
+    return frames, _sequence_flow(layers, seq)
+
+
+def _sequence_flow(layers: list[list[Shape]], seq: SequenceParams) -> np.ndarray:
+    """Stored-grid flow rows of a sequence from the figure's shapes in every frame."""
+    flow = np.zeros((seq.n_frames, *GRID, 2), np.float32)
+    for t in range(seq.n_frames - 1):
+        shapes0, shapes1 = list(layers[t]), [s.anchors for s in layers[t + 1]]
+        if _occluder_visible(seq.occluder, t):
+            shapes0.append(_occluder_shape(seq.occluder, t))
+            shapes1.append(_occluder_shape(seq.occluder, t + 1).anchors)
+        flow[t] = to_store_grid(frame_flow(shapes0, shapes1, seq.pan, (HEIGHT, WIDTH)))
+    return flow
