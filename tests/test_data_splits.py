@@ -50,6 +50,25 @@ def test_ilidsvid_standard_mat(tmp_path: Path) -> None:
         make_splits(index, "ilidsvid", 3, seed=0, standard=mat)
 
 
+def test_ilidsvid_standard_mat_maps_indices_to_gapped_folder_numbers(tmp_path: Path) -> None:
+    # As in the real dataset, folder numbers have gaps: ls_set index k is the k-th sorted cam1
+    # folder (person002, person005, person007, person011), never person00k. person005 has no cam2
+    # sequence: the reader skips it, ls_set still counts it, and the split drops it.
+    folders = [2, 5, 7, 11]
+    make_ilidsvid_tree(tmp_path / "d", frames_per_seq=lambda c, p: 0 if (c, p) == (1, 5) else 2,
+                       pids=folders)
+    write_index(read_dataset("ilidsvid", tmp_path / "d"), tmp_path / "index.parquet")
+    mat = tmp_path / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(mat), {"ls_set": np.array([[1, 3, 2, 4], [4, 2, 3, 1]])})
+    assert main(["--index", str(tmp_path / "index.parquet"), "--dataset", "ilidsvid",
+                 "--n-splits", "2", "--standard", str(mat), "--out-dir", str(tmp_path / "s")]) == 0
+    records = [json.loads((tmp_path / "s" / f"split{k}.json").read_text()) for k in (0, 1)]
+    # row [1, 3 | 2, 4]: test = folders 1st, 3rd = 2, 7; train = 2nd, 4th = 5 (dropped), 11
+    assert [(r["train_pids"], r["test_pids"]) for r in records] == [([11], [2, 7]),
+                                                                    ([2, 7], [11])]
+    assert records[0]["source"] == "standard:train_test_splits_ilidsvid.mat"
+
+
 def test_prid_standard_json(tmp_path: Path, shared_data: Path) -> None:
     splits = load_prid_splits(shared_data / "splits_prid2011.json")
     assert len(splits) == 10
