@@ -135,30 +135,55 @@ def metrics_of(rows_path: Path) -> pd.DataFrame:
 PEAK_KEYS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
 
 
-def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
-                         interval: float = 0.01) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run `cmd`, sampling /proc/<pid>/status; return (result, peaks in bytes).
+class MemoryUnmeasured(RuntimeError):
+    """The child's memory could not be read (no /proc, or it exited before one sample)."""
 
-    `VmHWM` is the kernel's peak resident set (it counts file pages mapped by np.memmap);
-    `RssAnon` is sampled, its maximum is the peak of private (heap) memory.
+
+def _sample(status: Path, peaks: dict[str, int]) -> bool:
+    """Fold one read of /proc/<pid>/status into `peaks`; False if it could not be read."""
+    try:
+        lines = status.read_text().splitlines()
+    except OSError:
+        return False
+    found = False
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in peaks:
+            peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
+            found = True
+    return found
+
+
+def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
+                         interval: float = 0.005) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run `cmd`; return (result, peaks in bytes) of the process (Linux only).
+
+    `VmHWM` is the kernel's own peak resident set (it counts file pages mapped by np.memmap),
+    taken from the child's rusage at exit (`ru_maxrss`, exact however short the peak) and from
+    the samples. `RssAnon` (private heap) has no kernel peak, so it is sampled every `interval` s.
+    Raises MemoryUnmeasured when not a single sample could be read: a test must not pass on
+    zeros.
     """
-    peaks = dict.fromkeys(PEAK_KEYS, 0)
+    if not Path("/proc/self/status").is_file():
+        raise MemoryUnmeasured("no /proc/<pid>/status on this system")
+    peaks, samples = dict.fromkeys(PEAK_KEYS, 0), 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
         status = Path(f"/proc/{proc.pid}/status")
-        deadline = time.monotonic() + timeout
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                for line in status.read_text().splitlines():
-                    key, _, value = line.partition(":")
-                    if key in peaks:
-                        peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
-            except (OSError, ValueError, IndexError):
-                pass
-            time.sleep(interval)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        deadline, waited = time.monotonic() + timeout, None
+        while waited is None:
+            samples += _sample(status, peaks)  # the child stays a zombie until wait4 reaps it
+            pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                waited = (code, usage)
+            elif time.monotonic() > deadline:
+                proc.kill()
+            else:
+                time.sleep(interval)
+        proc.returncode = os.waitstatus_to_exitcode(waited[0])
+        peaks["VmHWM"] = max(peaks["VmHWM"], waited[1].ru_maxrss * 1024)  # KiB on Linux
+        if not samples:
+            raise MemoryUnmeasured(f"{status} could not be read once while {cmd[:3]} ran")
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), peaks

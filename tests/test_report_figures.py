@@ -63,10 +63,6 @@ def test_variant_values_parse_and_mapping():
 
 
 def test_fig5_panel(tmp_path):
-    try:
-        from amoc.flow import flow_to_color  # noqa: F401
-    except ImportError as err:
-        pytest.skip(f"amoc.flow.flow_to_color not importable yet ({err}); fig5 needs it")
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (128, 64, 3), dtype=np.uint8) for _ in range(4)]
     offline = [rng.normal(size=(64, 32, 2)).astype(np.float32) for _ in range(4)]
