@@ -15,7 +15,13 @@ from amoc.data.index import write_index
 from amoc.data.mars import read_mars
 from amoc.data.prid2011 import read_prid2011
 from amoc.data.readers import read_dataset
-from amoc.data.splits import load_prid_splits, main, make_splits, random_person_splits
+from amoc.data.splits import (
+    load_ilidsvid_splits,
+    load_prid_splits,
+    main,
+    make_splits,
+    random_person_splits,
+)
 from amoc.errors import ConfigError, DatasetError
 
 
@@ -122,3 +128,18 @@ def test_index_with_one_person_cannot_be_split() -> None:
     index = pd.DataFrame({"pid": [1, 1], "subset": ["all", "all"]})
     with pytest.raises(ConfigError, match="at least 2"):
         make_splits(index, "ilidsvid", 1, seed=0)
+
+
+def test_one_random_split_is_allowed_and_zero_is_not() -> None:
+    [(train, test)] = random_person_splits([3, 1, 2], 1, seed=0)
+    assert sorted(train + test) == [1, 2, 3] and len(test) == 2
+    with pytest.raises(ConfigError, match="n_splits must be >= 1, got 0"):
+        random_person_splits([1, 2], 0, seed=0)
+
+
+@pytest.mark.parametrize("ls_set", [[[1, 0, 2, 3]], [[1, 2, 3]]])
+def test_ilidsvid_split_file_with_a_bad_index_table_is_refused(tmp_path: Path, ls_set) -> None:
+    mat = tmp_path / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(mat), {"ls_set": np.array(ls_set)})
+    with pytest.raises(DatasetError, match="1-based indices into the cam1 person folders"):
+        load_ilidsvid_splits(mat, [2, 5, 7, 11])

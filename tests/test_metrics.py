@@ -189,3 +189,9 @@ def test_single_match_map_follows_from_the_cmc(protocol: str, seed: int) -> None
     assert mean_ap == pytest.approx(map_from_cmc(cmc, protocol), abs=1e-12)
     ref_cmc, ref_map, _, _ = reference_evaluate(*args, protocol=protocol)
     assert ref_map == pytest.approx(map_from_cmc(ref_cmc, protocol), abs=1e-12)
+
+
+def test_default_cmc_has_twenty_ranks() -> None:
+    cmc, _ = metrics.evaluate(np.array([[0.1, 0.2]]), np.array([1]), np.array([2, 1]),
+                              np.array([0]), np.array([1, 1]))
+    assert len(cmc) == 20 and cmc.tolist() == [0.0] + [1.0] * 19
