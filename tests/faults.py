@@ -154,36 +154,50 @@ def _sample(status: Path, peaks: dict[str, int]) -> bool:
     return found
 
 
+# Runs `python -m MODULE ARGS` / `python -c CODE ARGS` and, at exit, copies the process's own
+# /proc/self/status to a file: its VmHWM is the kernel's exact peak for this process's memory
+# (rusage cannot be used: a child spawned by vfork inherits the parent's, pytest's, high-water).
+_REPORT_AT_EXIT = """
+import atexit, runpy, sys
+out, flag, target = sys.argv[1:4]
+atexit.register(lambda: open(out, "w").write(open("/proc/self/status").read()))
+sys.argv = [target if flag == "-m" else "-c", *sys.argv[4:]]
+if flag == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
 def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
                          interval: float = 0.005) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run `cmd`; return (result, peaks in bytes) of the process (Linux only).
+    """Run a `python -m/-c` command; return (result, peaks in bytes) of that process (Linux).
 
-    `VmHWM` is the kernel's own peak resident set (it counts file pages mapped by np.memmap),
-    taken from the child's rusage at exit (`ru_maxrss`, exact however short the peak) and from
-    the samples. `RssAnon` (private heap) has no kernel peak, so it is sampled every `interval` s.
-    Raises MemoryUnmeasured when not a single sample could be read: a test must not pass on
-    zeros.
+    `VmHWM` is the kernel's own peak resident set (it counts file pages mapped by np.memmap), as
+    the process reports it at exit: exact however short the peak. `RssAnon` (private heap) has
+    no kernel peak, so it is sampled every `interval` s. Raises MemoryUnmeasured when /proc could
+    not be read: a test must not pass on zeros.
     """
     if not Path("/proc/self/status").is_file():
         raise MemoryUnmeasured("no /proc/<pid>/status on this system")
+    if cmd[1] not in ("-m", "-c"):
+        raise ValueError(f"expected a `python -m/-c` command, got {cmd[:3]}")
     peaks, samples = dict.fromkeys(PEAK_KEYS, 0), 0
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile("w+") as out, \
+            tempfile.TemporaryFile("w+") as err:
+        report = Path(tmp) / "status"
+        wrapped = [cmd[0], "-c", _REPORT_AT_EXIT, str(report), *cmd[1:]]
+        proc = subprocess.Popen(wrapped, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
         status = Path(f"/proc/{proc.pid}/status")
-        deadline, waited = time.monotonic() + timeout, None
-        while waited is None:
-            samples += _sample(status, peaks)  # the child stays a zombie until wait4 reaps it
-            pid, code, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                waited = (code, usage)
-            elif time.monotonic() > deadline:
-                proc.kill()
-            else:
-                time.sleep(interval)
-        proc.returncode = os.waitstatus_to_exitcode(waited[0])
-        peaks["VmHWM"] = max(peaks["VmHWM"], waited[1].ru_maxrss * 1024)  # KiB on Linux
-        if not samples:
-            raise MemoryUnmeasured(f"{status} could not be read once while {cmd[:3]} ran")
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            samples += _sample(status, peaks)
+            time.sleep(interval)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if not (report.is_file() and _sample(report, peaks)) and not samples:
+            raise MemoryUnmeasured(f"{status} could not be read while {cmd[:3]} ran")
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), peaks

@@ -206,7 +206,7 @@ def _poison(store: Path) -> None:
 def test_nan_flow_store_stops_the_evaluate_cli(toy: dict, tmp_path: Path) -> None:
     _save_model(tmp_path / "m.pt", variant="rcn")
     _poison(toy["flow"])
-    result = run_amoc("evaluate", "--model", tmp_path / "m.pt", "--cache", toy["cache"],
+    result = run_amoc("eval.evaluate", "--model", tmp_path / "m.pt", "--cache", toy["cache"],
                       "--split", toy["split"], "--flow-store", toy["flow"], "--eval-config",
                       json.dumps({"test_lengths": [4], "tta": "none", "device": "cpu"}),
                       "--dataset", "toy", "--out", tmp_path / "rows.parquet")

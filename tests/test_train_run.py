@@ -99,8 +99,8 @@ def test_motion_init_loads_weights_and_checks_width(toy: dict, tmp_path: Path) -
     out.unlink()
     assert main([*argv, "--motion-init", str(motion)]) == 0
     state = read_checkpoint(out, "amoc-model")["model_state"]
-    w = net.state_dict()["pred3.weight"]
-    torch.testing.assert_close(state["motion_net.pred3.weight"], w, atol=1e-6, rtol=0)
+    w = net.state_dict()["predict_flow3.weight"]
+    torch.testing.assert_close(state["motion_net.predict_flow3.weight"], w, atol=1e-6, rtol=0)
     wide = tmp_path / "wide.pt"
     save_checkpoint(wide, kind="motion-net", model=MotionNet(0.25), model_config={"width": 0.25})
     out.unlink()
