@@ -160,7 +160,7 @@ def test_changing_one_variant_reruns_only_its_jobs(tiny_run):
     finally:
         (tiny_run / "config" / "config.yaml").write_text(yaml.safe_dump(TINY))
     assert planned_jobs(result) == {"train": 2, "evaluate": 2, "collect": 1, "table": 1,
-                                    "cmc_figure": 1, "all": 1}
+                                    "cmc_figure": 1, "claims": 1, "all": 1}
     # One new model (a hash not trained before) on both of table1's splits.
     trained = {m.name for m in (tiny_run / "results/models/synthwalk").iterdir()}
     planned = planned_wildcards(result, "train")

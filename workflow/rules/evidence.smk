@@ -1,24 +1,6 @@
 # Evidence: flow accuracy against synthwalk's ground truth, and the paper's claims with CIs.
 
 
-def synthetic_datasets():
-    """Datasets that carry ground-truth flow (synthwalk) and run at least one experiment."""
-    used = {m.dataset for m in PLAN.members}
-    return sorted(
-        n for n, d in DATASETS.items() if d["source"] == "synthwalk" and n in used
-    )
-
-
-def pretrained_nets(dataset):
-    """{target method: checkpoint} of the motion nets pre-trained for split 0 of this dataset."""
-    jobs = [
-        j
-        for j in PLAN.train_jobs.values()
-        if j.dataset == dataset and variant_spec(j).has_motion_net
-    ]
-    return {j.flow: motion_init(j, 0) for j in jobs}
-
-
 rule flow_error:
     input:
         cache=lambda w: cache_dir(w.dataset),
