@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from amoc.eval import metrics
+from amoc.eval import metrics, ranking
 from amoc.eval.reference import reference_evaluate, synthetic_mars_problem
 from tests.metric_checks import map_from_cmc
 
@@ -154,7 +154,7 @@ def test_mean_distmat() -> None:
 def test_medium_problem_matches_reference(
     protocol: str, sparse_limit: float, ties: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(metrics, "_SPARSE_LIMIT", sparse_limit)
+    monkeypatch.setattr(ranking, "SPARSE_LIMIT", sparse_limit)
     problem = synthetic_mars_problem(n_query=60, n_gallery=500, seed=3)
     if ties:
         problem["distmat"] = np.round(problem["distmat"] / 4)  # a handful of distinct values
