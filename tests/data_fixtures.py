@@ -44,15 +44,18 @@ def _length(lengths: Lengths, camid: int, pid: int) -> int:
 
 
 def make_ilidsvid_tree(root: Path, n_persons: int = 3, frames_per_seq: Lengths = 6,
-                       pad: bool = True, seed: int = 0, first_frame: int = 1) -> Path:
+                       pad: bool = True, seed: int = 0, first_frame: int = 1,
+                       pids: list[int] | None = None) -> Path:
     """`root/i-LIDS-VID/sequences/cam{1,2}/personNNN/camC_personNNN_XXXXX.png`; returns root.
 
     A length of 0 for (camid, pid) leaves that sequence out (a person seen in one camera).
     `pad=False` writes unpadded frame numbers, whose name order differs from numeric order.
+    `pids` gives the person folder numbers (default 1..n_persons); real iLIDS-VID numbers have
+    gaps, so a folder's position in the sorted listing is not its number.
     """
     jobs = []
     for camid in (0, 1):
-        for pid in range(1, n_persons + 1):
+        for pid in pids if pids is not None else range(1, n_persons + 1):
             folder = root / "i-LIDS-VID" / "sequences" / f"cam{camid + 1}" / f"person{pid:03d}"
             for k in range(first_frame, first_frame + _length(frames_per_seq, camid, pid)):
                 number = f"{k:05d}" if pad else str(k)

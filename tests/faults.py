@@ -137,30 +137,69 @@ def metrics_of(rows_path: Path) -> pd.DataFrame:
 PEAK_KEYS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
 
 
-def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
-                         interval: float = 0.01) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run `cmd`, sampling /proc/<pid>/status; return (result, peaks in bytes).
+class MemoryUnmeasured(RuntimeError):
+    """The child's memory could not be read (no /proc, or it exited before one sample)."""
 
-    `VmHWM` is the kernel's peak resident set (it counts file pages mapped by np.memmap);
-    `RssAnon` is sampled, its maximum is the peak of private (heap) memory.
+
+def _sample(status: Path, peaks: dict[str, int]) -> bool:
+    """Fold one read of /proc/<pid>/status into `peaks`; False if it could not be read."""
+    try:
+        lines = status.read_text().splitlines()
+    except OSError:
+        return False
+    found = False
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in peaks:
+            peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
+            found = True
+    return found
+
+
+# Runs `python -m MODULE ARGS` / `python -c CODE ARGS` and, at exit, copies the process's own
+# /proc/self/status to a file: its VmHWM is the kernel's exact peak for this process's memory
+# (rusage cannot be used: a child spawned by vfork inherits the parent's, pytest's, high-water).
+_REPORT_AT_EXIT = """
+import atexit, runpy, sys
+out, flag, target = sys.argv[1:4]
+atexit.register(lambda: open(out, "w").write(open("/proc/self/status").read()))
+sys.argv = [target if flag == "-m" else "-c", *sys.argv[4:]]
+if flag == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
+                         interval: float = 0.005) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run a `python -m/-c` command; return (result, peaks in bytes) of that process (Linux).
+
+    `VmHWM` is the kernel's own peak resident set (it counts file pages mapped by np.memmap), as
+    the process reports it at exit: exact however short the peak. `RssAnon` (private heap) has
+    no kernel peak, so it is sampled every `interval` s. Raises MemoryUnmeasured when /proc could
+    not be read: a test must not pass on zeros.
     """
-    peaks = dict.fromkeys(PEAK_KEYS, 0)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
+    if not Path("/proc/self/status").is_file():
+        raise MemoryUnmeasured("no /proc/<pid>/status on this system")
+    if cmd[1] not in ("-m", "-c"):
+        raise ValueError(f"expected a `python -m/-c` command, got {cmd[:3]}")
+    peaks, samples = dict.fromkeys(PEAK_KEYS, 0), 0
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile("w+") as out, \
+            tempfile.TemporaryFile("w+") as err:
+        report = Path(tmp) / "status"
+        wrapped = [cmd[0], "-c", _REPORT_AT_EXIT, str(report), *cmd[1:]]
+        proc = subprocess.Popen(wrapped, cwd=cwd, env=ENV, stdout=out, stderr=err, text=True)
         status = Path(f"/proc/{proc.pid}/status")
         deadline = time.monotonic() + timeout
         while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                for line in status.read_text().splitlines():
-                    key, _, value = line.partition(":")
-                    if key in peaks:
-                        peaks[key] = max(peaks[key], int(value.split()[0]) * 1024)
-            except (OSError, ValueError, IndexError):
-                pass
+            samples += _sample(status, peaks)
             time.sleep(interval)
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        if not (report.is_file() and _sample(report, peaks)) and not samples:
+            raise MemoryUnmeasured(f"{status} could not be read while {cmd[:3]} ran")
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), peaks

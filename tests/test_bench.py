@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from amoc.bench import evaluation
 from amoc.bench.__main__ import main as bench_main
 from amoc.bench.evaluation import benchmark_mars_sized
 from amoc.bench.rows import COLUMNS, Row, format_table, torch_threads
@@ -111,4 +112,17 @@ def test_benchmark_small(protocol: str, noise: float) -> None:
     out = benchmark_mars_sized(n_query=40, n_gallery=300, seed=1, protocol=protocol,
                                noise=noise)
     assert out["agree"] and out["ours_s"] > 0 and out["reference_s"] > 0
-    assert out["speedup"] == pytest.approx(out["reference_s"] / out["ours_s"])
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_benchmark_reports_disagreement(protocol: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`agree` compares the two evaluators' outputs: an off-by-a-little mAP makes it False."""
+    real = evaluation.evaluate
+
+    def off(*args, **kw):
+        cmc, mean_ap = real(*args, **kw)
+        return cmc, mean_ap + 1e-6
+
+    monkeypatch.setattr(evaluation, "evaluate", off)
+    out = benchmark_mars_sized(n_query=20, n_gallery=100, seed=1, protocol=protocol, repeats=1)
+    assert out["agree"] is False

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from amoc.errors import ConfigError
 from amoc.eval.metrics import evaluate_detailed
 from amoc.report.claims import (
     claims_table,
@@ -145,3 +146,10 @@ def test_cli_writes_table_and_power(tmp_path: Path) -> None:
                             - 100.0 * (np.asarray(b) == 1).astype(float))
             for a, b in [(rows.first_match[i], rows.first_match[j])
                          for i, j in ((0, 1), (0, 2), (1, 2))]]])))
+
+
+def test_rows_without_per_query_ranks_are_refused() -> None:
+    rows = _rows("a", {0: np.ones(60, bool)}).drop(columns=["query_pids", "first_match"])
+    rows = pd.concat([rows, _rows("b", {0: np.zeros(60, bool)})], ignore_index=True)
+    with pytest.raises(ConfigError, match="table1/a have no per-query ranks"):
+        claims_table(rows, [_claim("a", "b")], {})

@@ -10,9 +10,22 @@ from amoc.cli import COMMANDS, main
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_has_a_main(command):
+def test_every_command_dispatches_its_arguments_to_its_module(command, monkeypatch):
     module = importlib.import_module(COMMANDS[command][0])
-    assert callable(module.main)
+    calls = []
+    monkeypatch.setattr(module, "main", lambda argv: calls.append(argv) or 7)
+    assert main([command, "--x", "1"]) == 7
+    assert calls == [["--x", "1"]]
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_parses_its_own_arguments(command, capsys):
+    # The module's real main(argv) reads the argv it is given (argparse --help exits 0).
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and "-h, --help" in out
 
 
 def test_help_lists_commands_and_unknown_command_fails(capsys):

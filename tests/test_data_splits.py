@@ -15,7 +15,13 @@ from amoc.data.index import write_index
 from amoc.data.mars import read_mars
 from amoc.data.prid2011 import read_prid2011
 from amoc.data.readers import read_dataset
-from amoc.data.splits import load_prid_splits, main, make_splits, random_person_splits
+from amoc.data.splits import (
+    load_ilidsvid_splits,
+    load_prid_splits,
+    main,
+    make_splits,
+    random_person_splits,
+)
 from amoc.errors import ConfigError, DatasetError
 
 
@@ -48,6 +54,25 @@ def test_ilidsvid_standard_mat(tmp_path: Path) -> None:
     assert records[0]["source"] == "standard:train_test_splits_ilidsvid.mat"
     with pytest.raises(ConfigError, match="3 splits requested but standard"):
         make_splits(index, "ilidsvid", 3, seed=0, standard=mat)
+
+
+def test_ilidsvid_standard_mat_maps_indices_to_gapped_folder_numbers(tmp_path: Path) -> None:
+    # As in the real dataset, folder numbers have gaps: ls_set index k is the k-th sorted cam1
+    # folder (person002, person005, person007, person011), never person00k. person005 has no cam2
+    # sequence: the reader skips it, ls_set still counts it, and the split drops it.
+    folders = [2, 5, 7, 11]
+    make_ilidsvid_tree(tmp_path / "d", frames_per_seq=lambda c, p: 0 if (c, p) == (1, 5) else 2,
+                       pids=folders)
+    write_index(read_dataset("ilidsvid", tmp_path / "d"), tmp_path / "index.parquet")
+    mat = tmp_path / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(mat), {"ls_set": np.array([[1, 3, 2, 4], [4, 2, 3, 1]])})
+    assert main(["--index", str(tmp_path / "index.parquet"), "--dataset", "ilidsvid",
+                 "--n-splits", "2", "--standard", str(mat), "--out-dir", str(tmp_path / "s")]) == 0
+    records = [json.loads((tmp_path / "s" / f"split{k}.json").read_text()) for k in (0, 1)]
+    # row [1, 3 | 2, 4]: test = folders 1st, 3rd = 2, 7; train = 2nd, 4th = 5 (dropped), 11
+    assert [(r["train_pids"], r["test_pids"]) for r in records] == [([11], [2, 7]),
+                                                                    ([2, 7], [11])]
+    assert records[0]["source"] == "standard:train_test_splits_ilidsvid.mat"
 
 
 def test_prid_standard_json(tmp_path: Path, shared_data: Path) -> None:
@@ -103,3 +128,18 @@ def test_index_with_one_person_cannot_be_split() -> None:
     index = pd.DataFrame({"pid": [1, 1], "subset": ["all", "all"]})
     with pytest.raises(ConfigError, match="at least 2"):
         make_splits(index, "ilidsvid", 1, seed=0)
+
+
+def test_one_random_split_is_allowed_and_zero_is_not() -> None:
+    [(train, test)] = random_person_splits([3, 1, 2], 1, seed=0)
+    assert sorted(train + test) == [1, 2, 3] and len(test) == 2
+    with pytest.raises(ConfigError, match="n_splits must be >= 1, got 0"):
+        random_person_splits([1, 2], 0, seed=0)
+
+
+@pytest.mark.parametrize("ls_set", [[[1, 0, 2, 3]], [[1, 2, 3]]])
+def test_ilidsvid_split_file_with_a_bad_index_table_is_refused(tmp_path: Path, ls_set) -> None:
+    mat = tmp_path / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(mat), {"ls_set": np.array(ls_set)})
+    with pytest.raises(DatasetError, match="1-based indices into the cam1 person folders"):
+        load_ilidsvid_splits(mat, [2, 5, 7, 11])

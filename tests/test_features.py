@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 import torch
@@ -70,3 +72,35 @@ def test_tta_distances_average_per_augmentation() -> None:
     q, g = torch.randn(3, 2, 5), torch.randn(4, 2, 5)
     expected = (euclidean_distmat(q[:, 0], g[:, 0]) + euclidean_distmat(q[:, 1], g[:, 1])) / 2
     torch.testing.assert_close(tta_distmat(q, g), expected)
+
+
+class Output(NamedTuple):
+    features: torch.Tensor
+    logits: torch.Tensor | None
+
+
+class Recorder(torch.nn.Module):
+    """A stand-in encoder that keeps the frames it is given (its 'feature' is a frame sum)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, frames: torch.Tensor, flow: torch.Tensor | None = None):
+        self.seen.append(frames.clone())
+        return Output(frames.flatten(1).sum(1, keepdim=True), None)
+
+
+def test_crops8_flip_moves_the_content_and_pairs_every_crop_with_its_flip() -> None:
+    r0, c0 = 64, 20
+    clip = np.zeros((3, 128, 64, 3), np.uint8)
+    clip[:, r0, c0] = 255  # one white pixel
+    model = Recorder()
+    feats = extract_features(model, [clip], test_length=3, tta="crops8_flip")
+    assert feats.shape == (1, 16, 1) and len(model.seen) == 16
+    where = [tuple(torch.nonzero(seen[0, 0, 0] == 1).tolist()[0]) for seen in model.seen]
+    # (dy, dx) of each crop, unflipped then flipped: 8 crops along the diagonal to +-5% of h, w
+    offsets = [(-6, -3), (-4, -2), (-3, -1), (-1, 0), (1, 0), (3, 1), (4, 2), (6, 3)]
+    expected = [p for dy, dx in offsets for p in ((r0 + dy, c0 + dx), (r0 + dy, 63 - c0 + dx))]
+    assert where == expected
+    assert all(torch.equal(seen[0, 0], seen[0, 2]) for seen in model.seen)  # every frame alike

@@ -12,10 +12,20 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import cv2
 import pytest
+from data_fixtures import (
+    MARS_QUERY_ROWS,
+    MARS_TEST,
+    MARS_TRAIN,
+    frame_colour,
+    make_mars_tree,
+    make_prid_tree,
+)
 
 from amoc.cli import run_command
 from amoc.data.fetch import main, prepare
+from amoc.data.readers import read_dataset
 from amoc.errors import DatasetError
 
 # A small iLIDS-VID-like tree: relative member path -> bytes (random-ish, so truncation bites).
@@ -230,3 +240,59 @@ def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
     status = run_command(main, ["--dataset", "mars", "--out", str(tmp_path / "out" / "raw")])
     assert status == 2
     assert capsys.readouterr().err.startswith("error: dataset 'mars': no `url` or `archive`")
+
+
+# --- a fetch into each real layout, then the dataset's reader on what was extracted ---------
+
+
+def _archive_tree(tree: Path, archive: Path) -> Path:
+    """Pack every file under `tree` with paths relative to it (the layout the archive ships)."""
+    members = {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*"))
+               if p.is_file()}
+    return make_zip(archive, members) if archive.suffix == ".zip" else make_tar(
+        archive, members, "w:gz")
+
+
+def _colour(path: str) -> tuple[int, int, int]:
+    bgr = cv2.imread(path)
+    return tuple(int(v) for v in bgr[bgr.shape[0] // 2, bgr.shape[1] // 2][::-1])
+
+
+def test_prid_zip_fetched_then_read(tmp_path):
+    make_prid_tree(tmp_path / "src", n_persons=3, frames_per_seq=lambda c, p: 3 + p,
+                   extra_cam_b=2)
+    archive = _archive_tree(tmp_path / "src", tmp_path / "prid_2011.zip")
+    raw = tmp_path / "results" / "data" / "prid2011" / "raw"
+    assert main(["--dataset", "prid2011", "--archive", str(archive), "--checksum",
+                 sha256(archive), "--out", str(raw)]) == 0
+    index = read_dataset("prid2011", raw)
+    # persons 1..3 are in both cameras; 4 and 5 (cam_b only) are not indexed by default
+    assert sorted(zip(index["camid"], index["pid"], strict=True)) == [
+        (0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+    for row in index.itertuples():
+        assert row.n_frames == 3 + row.pid == len(row.frame_paths)
+        assert all(Path(p).is_relative_to(raw) for p in row.frame_paths)
+        # frames decode to the fixture's colours, in numeric order
+        assert [_colour(p) for p in row.frame_paths] == [
+            frame_colour(k, row.pid, row.camid) for k in range(1, row.n_frames + 1)]
+
+
+def test_mars_folder_fetched_then_read(tmp_path):
+    make_mars_tree(tmp_path / "src")
+    archive = _archive_tree(tmp_path / "src", tmp_path / "MARS.tar.gz")
+    raw = tmp_path / "results" / "data" / "mars" / "raw"
+    assert main(["--dataset", "mars", "--archive", str(archive), "--out", str(raw)]) == 0
+    assert sorted(p.name for p in raw.iterdir()) == ["bbox_test", "bbox_train", "info"]
+    index = read_dataset("mars", raw)
+    tracks = [("train", *t) for t in MARS_TRAIN] + [("test", *t) for t in MARS_TEST]
+    got = sorted(zip(index["subset"], index["pid"], index["camid"] + 1, index["n_frames"],
+                     strict=True))
+    assert got == sorted(tracks)
+    queries = index[index["is_query"]]
+    assert sorted(zip(queries["pid"], queries["camid"] + 1, strict=True)) == sorted(
+        MARS_TEST[r - 1][:2] for r in MARS_QUERY_ROWS)
+    for row in index.itertuples():  # JPEG frames: order by name, content by its G = pid code
+        assert [int(Path(p).stem.rsplit("F", 1)[1]) for p in row.frame_paths] == list(
+            range(1, row.n_frames + 1))
+        assert all(Path(p).is_relative_to(raw / f"bbox_{row.subset}") for p in row.frame_paths)
+        assert abs(_colour(row.frame_paths[0])[1] - frame_colour(1, row.pid, 0)[1]) <= 3

@@ -8,6 +8,7 @@ import pytest
 
 from amoc.errors import ConfigError
 from amoc.flow import FLOW_METHODS, compute_flow
+from amoc.flow import methods as flow_methods
 from amoc.flow.accuracy import format_table, measure_methods
 from amoc.flow.methods import (
     MIN_EPIC_MATCHES,
@@ -102,13 +103,31 @@ def test_too_few_matches_fall_back_to_dis() -> None:
     assert endpoint_error(dense, pair.flow, pair.valid) < 1.0
 
 
-def test_epic_without_consistent_matches_is_finite() -> None:
-    # Unrelated noise frames: nothing passes the forward-backward check, epic falls back to DIS.
+def test_epic_on_unrelated_noise_is_finite() -> None:
+    # Unrelated noise frames still leave ~100 forward-backward-consistent grid matches, so this
+    # is the interpolation path on garbage input (the fallback is tested below, on epic_flow).
     rng = np.random.default_rng(0)
     frame0, frame1 = (rng.integers(0, 256, (128, 64, 3), dtype=np.uint8) for _ in range(2))
-    grey0, grey1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
-    n_matches = len(grid_matches(grey0, grey1, step=4, fb_threshold=1.0)[0])
     flow = epic_flow(frame0, frame1, **method_parameters("epic"))
-    assert np.isfinite(flow).all()
-    if n_matches < MIN_EPIC_MATCHES:
-        assert np.array_equal(flow, compute_flow("dis", frame0, frame1))
+    assert flow.shape == (128, 64, 2) and np.isfinite(flow).all()
+
+
+@pytest.mark.parametrize("kept", [MIN_EPIC_MATCHES - 1, 0])
+def test_epic_flow_falls_back_to_dis_below_the_match_minimum(
+        monkeypatch: pytest.MonkeyPatch, kept: int) -> None:
+    """On a real pair, epic_flow itself gives dense DIS once fewer than MIN_EPIC_MATCHES of its
+    grid matches survive (the matcher is cut down to `kept`), and its own flow otherwise."""
+    pair = make_pairs(1, seed=1)[0]
+    params = method_parameters("epic")
+    full = epic_flow(pair.frame0, pair.frame1, **params)
+    dis = compute_flow("dis", pair.frame0, pair.frame1)
+    assert not np.array_equal(full, dis)  # enough matches: the interpolated + refined flow
+    real = flow_methods.grid_matches
+
+    def few(*args, **kw):
+        points0, points1 = real(*args, **kw)
+        assert len(points0) >= MIN_EPIC_MATCHES  # the cut is what makes them too few
+        return points0[:kept], points1[:kept]
+
+    monkeypatch.setattr(flow_methods, "grid_matches", few)
+    np.testing.assert_array_equal(epic_flow(pair.frame0, pair.frame1, **params), dis)

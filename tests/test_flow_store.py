@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from amoc.errors import ConfigError, DatasetError
-from amoc.flow import FLOW_METHODS, FlowStore
+from amoc.flow import FLOW_METHODS, FlowStore, compute_flow
 from amoc.flow import store as flow_store
 from amoc.flow.layout import index_fingerprint
 from amoc.flow.partial import PARTIAL_DONE, PARTIAL_FLOW, PartialStore
@@ -71,8 +71,13 @@ def test_round_trip_units_and_alignment(toy_cache: Path, tmp_path: Path) -> None
 def test_rows_match_direct_computation(toy_cache: Path, tmp_path: Path) -> None:
     store = FlowStore(flow_store.build_flow_store(toy_cache, "farneback", tmp_path / "s"))
     frames = np.load(toy_cache / "frames.npy")
-    expected = flow_store.tracklet_flow("farneback", frames[5:9]).astype(np.float16)
-    np.testing.assert_array_equal(store.rows(5, 4), expected)
+    # The contract, written out: tracklet 1 (rows 5..8) holds flow from frame i to i+1 computed
+    # at 128x64, area-resized to 64x32 and halved, then a zero row.
+    expected = np.zeros((4, 64, 32, 2), np.float32)
+    for t in range(3):
+        full = compute_flow("farneback", frames[5 + t], frames[6 + t])
+        expected[t] = cv2.resize(full, (32, 64), interpolation=cv2.INTER_AREA) / 2
+    np.testing.assert_array_equal(store.rows(5, 4), expected.astype(np.float16))
 
 
 def test_resume_after_interruption(toy_cache: Path, tmp_path: Path, monkeypatch) -> None:

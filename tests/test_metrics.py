@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from amoc.eval import metrics
+from amoc.eval import metrics, ranking
 from amoc.eval.reference import reference_evaluate, synthetic_mars_problem
+from tests.metric_checks import map_from_cmc
 
 # One gallery, three queries. Gallery item: (distance to every query, pid, camid)
 #   0: 0.1, pid  1, cam 0     3: 0.4, pid -1, cam 1
@@ -153,7 +154,7 @@ def test_mean_distmat() -> None:
 def test_medium_problem_matches_reference(
     protocol: str, sparse_limit: float, ties: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(metrics, "_SPARSE_LIMIT", sparse_limit)
+    monkeypatch.setattr(ranking, "SPARSE_LIMIT", sparse_limit)
     problem = synthetic_mars_problem(n_query=60, n_gallery=500, seed=3)
     if ties:
         problem["distmat"] = np.round(problem["distmat"] / 4)  # a handful of distinct values
@@ -173,3 +174,24 @@ def test_medium_problem_matches_reference(
 def test_chunk_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         _run("official", chunk_size=0)
+
+
+@pytest.mark.parametrize("protocol", ["official", "torchreid"])
+@pytest.mark.parametrize("seed", range(4))
+def test_single_match_map_follows_from_the_cmc(protocol: str, seed: int) -> None:
+    """The test helper `map_from_cmc` (used on CLI result rows) agrees with both evaluators."""
+    rng = np.random.default_rng(seed)
+    n = 7
+    dist = rng.random((n, n))
+    pids = np.arange(n)
+    args = (dist, pids, pids, np.zeros(n, int), np.ones(n, int))
+    cmc, mean_ap = metrics.evaluate(*args, max_rank=20, protocol=protocol)
+    assert mean_ap == pytest.approx(map_from_cmc(cmc, protocol), abs=1e-12)
+    ref_cmc, ref_map, _, _ = reference_evaluate(*args, protocol=protocol)
+    assert ref_map == pytest.approx(map_from_cmc(ref_cmc, protocol), abs=1e-12)
+
+
+def test_default_cmc_has_twenty_ranks() -> None:
+    cmc, _ = metrics.evaluate(np.array([[0.1, 0.2]]), np.array([1]), np.array([2, 1]),
+                              np.array([0]), np.array([1, 1]))
+    assert len(cmc) == 20 and cmc.tolist() == [0.0] + [1.0] * 19

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amoc.eval import metrics
+from amoc.eval import metrics, ranking
 from amoc.eval.reference import reference_evaluate
 
 PROTOCOL = st.sampled_from(metrics.PROTOCOLS)
@@ -67,9 +67,9 @@ def test_matches_reference_exactly(
 ) -> None:
     # group_size: columns per screening group (the default 16 would leave these small galleries
     # entirely in the unscreened tail); sparse_limit 0 forces the bucketed path, run a few
-    # distances at a time (_DENSE_ELEMENTS), with few buckets (many items share a good's bucket).
-    with mock.patch.multiple(metrics, _GROUP_SIZE=group_size, _SPARSE_LIMIT=sparse_limit,
-                             _DENSE_ELEMENTS=20, _BUCKETS=buckets):
+    # distances at a time (DENSE_ELEMENTS), with few buckets (many items share a good's bucket).
+    with mock.patch.multiple(ranking, GROUP_SIZE=group_size, SPARSE_LIMIT=sparse_limit,
+                             DENSE_ELEMENTS=20, BUCKETS=buckets):
         ours, ref = _both(problem, protocol, max_rank, chunk)
     if isinstance(ours, str) or isinstance(ref, str):
         assert ours == ref

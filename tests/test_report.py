@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from amoc.errors import ConfigError
 from amoc.report import reference, tables
 from amoc.report.compare import comparison
+from amoc.report.render import latex_escape
 from amoc.report.results import LengthMetrics, aggregate, make_rows, select, write_summary
 
 
@@ -149,3 +152,94 @@ def test_tables_cli_writes_three_files(summary, tmp_path):
     assert len(csv) == 23 * 3 * 4  # (21 paper rows + 2 variants not in Table II) x 3 x 4
     assert csv.query("row_key == 'concat_pool2' and metric == 'rank1' and dataset == 'ilidsvid'"
                      )["paper"].item() == 68.7
+
+
+# --- content: every cell of Table II (Markdown and LaTeX) and its caption, against the summary -
+
+PAPER = yaml.safe_load((Path(reference.__file__).parent / "paper_reference.yaml").read_text())
+T2 = PAPER["tables"]["table2"]
+RANKS = {"rank1": 1, "rank5": 5, "rank10": 10, "rank20": 20}
+T2_OURS = {"ilidsvid": {"concat_pool2": [0.5, 0.7, 0.6], "sum_tanh1": [0.2, 0.4]},
+           "synthwalk": {"concat_pool2": [0.9, 0.8], "max_fc": [0.35]}}
+
+
+@pytest.fixture(scope="module")
+def table2() -> dict:
+    summary = aggregate(pd.concat([model_rows(d, v, r1, experiment="table2")
+                                   for d, cells in T2_OURS.items() for v, r1 in cells.items()]))
+    texts = tables.render_table(summary, table="table2", experiment="table2")
+    return {"summary": summary, **texts}
+
+
+def _md_cells(md: str) -> tuple[list[str], list[list[str]]]:
+    """(titles, rows of cells) of the Markdown table after the caption paragraph."""
+    lines = [line for line in md.splitlines() if line.startswith("|")]
+    split = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return split[0], split[2:]
+
+
+def _expected_cells(summary: pd.DataFrame, variant: str, source: str) -> list[str]:
+    """Cells of one Table II line, computed here from the summary and the paper's numbers."""
+    cells = []
+    for dataset in ("ilidsvid", "prid2011", "synthwalk"):
+        row = summary[(summary["variant"] == variant) & (summary["dataset"] == dataset)]
+        comparable = dataset in T2["datasets"]
+        paper = T2["rows"][variant].get(dataset) if comparable else None
+        for metric, k in RANKS.items():
+            mean = 100 * row[f"cmc_{k}_mean"].item() if len(row) else None
+            std = 100 * row[f"cmc_{k}_std"].item() if len(row) else None
+            if source == "ours":
+                cells.append("—" if mean is None else f"{mean:.1f} ± {std:.1f}"
+                             if row["n_splits"].item() > 1 else f"{mean:.1f}")
+            elif source == "paper (reported)":
+                cells.append(f"{paper[metric]:.1f}" if paper else "—")
+            else:
+                cells.append("" if not comparable else "—" if mean is None
+                             else f"{mean - paper[metric]:+.1f}")
+        n = int(row["n_splits"].item()) if len(row) else 0
+        cells.append({"ours": str(n) if n else "—",
+                      "paper (reported)": str(PAPER["protocol"]["splits"].get(dataset))
+                      if paper else "—", "difference": ""}[source])
+    return cells
+
+
+def test_table2_markdown_cells_are_the_summary_and_the_paper(table2):
+    titles, rows = _md_cells(table2["md"])
+    assert titles[:2] == ["Method", "Source"]
+    assert titles[2:] == [f"{name} {m}" for name in ("iLIDS-VID", "PRID-2011", "synthwalk")
+                          for m in ("R1", "R5", "R10", "R20", "n")]
+    by_label = {}
+    label = None
+    for cells in rows:
+        label = cells[0] or label
+        by_label.setdefault(label, {})[cells[1]] = cells[2:]
+    assert list(by_label) == [row["label"] for row in T2["rows"].values()]  # paper order, 21
+    for variant, spec in T2["rows"].items():
+        lines = by_label[spec["label"]]
+        assert list(lines) == ["ours", "paper (reported)", "difference"]
+        for source, cells in lines.items():
+            assert cells == _expected_cells(table2["summary"], variant, source), (variant, source)
+
+
+def test_table2_latex_body_matches_the_markdown_cells(table2):
+    _, rows = _md_cells(table2["md"])
+    tex = table2["tex"].splitlines()
+    body = tex[tex.index(r"\midrule") + 1:tex.index(r"\bottomrule")]
+    assert body == [" & ".join(latex_escape(c) for c in cells) + r" \\" for cells in rows]
+    concat = next(i for i, r in enumerate(rows) if r[0] == T2["rows"]["concat_pool2"]["label"])
+    assert r"60.0 $\pm$ 10.0" in body[concat]
+    assert r"\label{tab:table2}" in tex and r"\begin{tabular}{ll" + "r" * 15 + "}" in tex
+
+
+def test_table2_caption_says_what_each_line_is(table2):
+    comp = comparison(select(table2["summary"], experiment="table2", test_length=128), "table2")
+    text = tables.caption("table2", comp, select(table2["summary"], experiment="table2",
+                                                 test_length=128), 128)
+    assert text.startswith(f"Table II ({PAPER['source']['short']}): "
+                           f"{' '.join(T2['caption'].split())}")
+    assert "mean ± std over splits in %" in text and "test length 128" in text
+    assert "protocol (iLIDS-VID: standard, synthwalk: standard)" in text
+    assert "synthwalk: not a dataset of the paper's Table II" in text and "NOT comparable" in text
+    assert "PRID-2011:" not in text.split("protocol (")[1].split(")")[0]  # not run: no protocol
+    assert table2["md"].startswith(text + "\n\n|")
+    assert latex_escape(text) in table2["tex"]

@@ -1,7 +1,9 @@
 """The SLURM profile against a real one-node SLURM: part of the default DAG runs as SLURM jobs.
 
 Skipped, with the reason, where SLURM cannot start (not root, packages missing); set
-AMOC_REQUIRE_SLURM=1 (CI does, once it has installed the packages) to make that a failure instead.
+AMOC_REQUIRE_SLURM=1 (.ci/slurm_env.sh does, once it has installed the packages) to make that a
+failure instead. Where CI could not install the packages, its AMOC_SLURM_SKIP_REASON is part of
+the skip reason, so the test summary says so.
 """
 
 from __future__ import annotations
@@ -34,8 +36,14 @@ def cluster(tmp_path) -> Iterator[SlurmCluster]:
             yield running
     except SlurmUnavailable as err:
         if os.environ.get("AMOC_REQUIRE_SLURM") == "1":
-            pytest.fail(f"SLURM could not start: {err}")
-        pytest.skip(f"SLURM cannot start here: {err}")
+            pytest.fail(f"SLURM could not start although AMOC_REQUIRE_SLURM=1: {err}")
+        pytest.skip(skip_reason(err))
+
+
+def skip_reason(err: Exception) -> str:
+    """Why the SLURM test skips, with CI's note on the package install where it left one."""
+    ci_note = os.environ.get("AMOC_SLURM_SKIP_REASON")
+    return f"SLURM cannot start here: {err}" + (f" [{ci_note}]" if ci_note else "")
 
 
 def slurm_jobs(cluster: SlurmCluster) -> list[tuple[str, str, str]]:

@@ -11,6 +11,7 @@ from test_train_toy import build_toy, tiny_model_config
 from amoc.data.cache import FrameCache
 from amoc.flow.layout import FlowStore
 from amoc.models import ModelConfig, build_model
+from amoc.train import loop
 from amoc.train.batches import PairBatch, host_batches, load_pairs, to_device_pairs
 from amoc.train.clips import prefetched
 from amoc.train.loop import pair_loss, train_one_epoch
@@ -47,10 +48,31 @@ def _epochs(toy: dict, model: torch.nn.Module, pairs_per_step: int, n: int, lr: 
     return stats
 
 
-def test_paper_mode_epoch_runs_one_pair_per_step_with_offline_flow(toy: dict) -> None:
-    (stats,) = _epochs(toy, _model("amoc_offline"), 1, 1, 1e-3, flow=True)
-    assert stats["pairs"] == 8 and np.isfinite(stats["loss"])
-    assert stats["frame_pairs_per_s"] > 0
+@pytest.mark.parametrize(("pairs_per_step", "batches"), [(1, [1] * 8), (3, [3, 3, 2])])
+def test_epoch_steps_once_per_batch_of_pairs_with_offline_flow(
+        toy: dict, monkeypatch: pytest.MonkeyPatch, pairs_per_step: int, batches: list[int]
+) -> None:
+    """Paper mode (1 pair) takes one optimiser step per pair; batched mode one per P pairs."""
+    sizes = []
+    real_loss = loop.pair_loss
+
+    def counting_loss(model, batch, margin):
+        sizes.append((batch.labels.shape[0] // 2, batch.flow.shape[0] // 2))
+        return real_loss(model, batch, margin)
+
+    monkeypatch.setattr(loop, "pair_loss", counting_loss)
+    model = _model("amoc_offline")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps = []
+    real_step = opt.step
+    monkeypatch.setattr(opt, "step", lambda *a, **kw: steps.append(1) or real_step(*a, **kw))
+    plan = sample_epoch(toy["train"], np.random.default_rng(0), SEQ)
+    assert len(plan) == 8
+    stats = train_one_epoch(model, opt, toy["train"], plan, toy["frames"], toy["flow"],
+                            seq_len=SEQ, pairs_per_step=pairs_per_step, margin=2.0,
+                            grad_clip=5.0, device=CPU)
+    assert sizes == [(n, n) for n in batches] and len(steps) == len(batches)
+    assert stats["pairs"] == 8 and np.isfinite(stats["loss"]) and stats["frame_pairs_per_s"] > 0
 
 
 def test_batched_mode_reduces_the_loss_on_a_separable_toy(toy: dict) -> None:

@@ -11,6 +11,7 @@ import torch
 from test_train_toy import build_toy
 
 from amoc.errors import CheckpointError
+from amoc.train import pretrain_motion
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.pretrain_motion import main, pretrain_lr
 
@@ -56,6 +57,42 @@ def test_pretrain_resume_is_bit_identical(toy: dict, tmp_path: Path) -> None:
     a = read_checkpoint(tmp_path / "full.pt", "motion-net")["model_state"]
     b = read_checkpoint(tmp_path / "resumed.pt", "motion-net")["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Killed(Exception):
+    """Stands in for the job being killed mid-run."""
+
+
+def test_pretrain_resumes_from_the_partial_it_wrote_mid_run(
+        toy: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Killed after its iteration-2 checkpoint, the run leaves that partial (and no model); the
+    rerun resumes from it and ends bit-identical to an uninterrupted run."""
+    _pretrain(toy, tmp_path / "full.pt")
+    real_step = pretrain_motion.Pretrain.step
+
+    def dying_step(self, *args, **kw):
+        if self.iteration == 3:  # iterations 1..3 done, partial written after iteration 2
+            raise Killed
+        return real_step(self, *args, **kw)
+
+    monkeypatch.setattr(pretrain_motion.Pretrain, "step", dying_step)
+    with pytest.raises(Killed):
+        _pretrain(toy, tmp_path / "k.pt")
+    partial = tmp_path / "k.pt.partial"
+    assert not (tmp_path / "k.pt").exists()
+    assert read_checkpoint(partial, "motion-net")["iteration"] == 2
+    monkeypatch.setattr(pretrain_motion.Pretrain, "step", real_step)
+    with caplog.at_level("INFO", logger="amoc.train.pretrain_motion"):
+        _pretrain(toy, tmp_path / "k.pt")
+    assert f"resumed {partial} at iteration 2" in caplog.text
+    assert not partial.exists()
+    a = read_checkpoint(tmp_path / "full.pt", "motion-net")
+    b = read_checkpoint(tmp_path / "k.pt", "motion-net")
+    assert a["iteration"] == b["iteration"] == 4
+    assert a["model_state"].keys() == b["model_state"].keys()
+    assert all(torch.equal(a["model_state"][k], b["model_state"][k]) for k in a["model_state"])
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
 
 
 def test_pretrain_partial_of_another_width_is_refused(toy: dict, tmp_path: Path) -> None:

@@ -86,3 +86,39 @@ def test_fixed_pairs_per_epoch_keeps_alternation_and_covers_identities(pairs: in
     for r in range(full_rounds):
         assert sorted(anchors[5 * r:5 * r + 5]) == [0, 1, 2, 3, 4]
 
+
+# --- killing mutmut survivors: boundaries and distributions the tests above left open ----------
+
+
+def test_two_identities_and_sequences_of_exactly_seq_len_are_enough() -> None:
+    train = build_train_set(_index(n_ids=2, n_frames=16), [10, 20], seq_len=16)
+    assert train.skipped == 0 and len(train.groups) == 2  # 16 frames is not "shorter than 16"
+    plan = sample_epoch(train, np.random.default_rng(0), 16)
+    assert len(plan) == 4 and (plan.starts == 0).all()
+    labels = train.labels[plan.seqs]
+    assert (labels[1::2, 0] != labels[1::2, 1]).all()
+
+
+def test_negatives_are_drawn_from_every_other_identity() -> None:
+    train = build_train_set(_index(n_ids=3), [10, 20, 30], seq_len=16)
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(40):
+        plan = sample_epoch(train, rng, 16)
+        seen |= {tuple(p) for p in train.labels[plan.seqs[1::2]].tolist()}
+    assert seen == {(a, b) for a in range(3) for b in range(3) if a != b}
+
+
+def test_translations_cover_the_whole_signed_range_and_flips_are_fair() -> None:
+    train = build_train_set(_index(n_ids=8), list(range(10, 90, 10)), seq_len=16)
+    rng = np.random.default_rng(0)
+    plans = [sample_epoch(train, rng, 16) for _ in range(30)]
+    shifts = np.concatenate([p.shifts.reshape(-1, 2) for p in plans])
+    # 5% of 128 x 64 = 6 x 3 pixels, every integer offset in [-6, 6] x [-3, 3] drawn
+    assert set(shifts[:, 0].tolist()) == set(range(-6, 7))
+    assert set(shifts[:, 1].tolist()) == set(range(-3, 4))
+    flips = np.concatenate([p.flips.ravel() for p in plans])
+    assert flips.dtype == bool and 0.4 < flips.mean() < 0.6
+    plain = sample_epoch(train, np.random.default_rng(0), 16, flip=False, translate=0.1)
+    assert plain.flips.dtype == bool and not plain.flips.any()
+    assert plain.flips.shape == plain.seqs.shape and np.abs(plain.shifts[..., 0]).max() <= 13
+    assert sample_epoch(train, np.random.default_rng(0), 16, translate=0.0).shifts.max() == 0

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from amoc.atomic import write_json_atomic
 from amoc.data.cache import FrameCache
 from amoc.data.index import write_index
-from amoc.flow.layout import FlowStore, index_fingerprint
+from amoc.errors import DatasetError
+from amoc.flow.layout import index_fingerprint
 from amoc.models import ModelConfig
+from amoc.train.inputs import open_flow
 
 H, W = 128, 64
 
@@ -90,8 +93,19 @@ def tiny_model_config(num_classes: int, variant: str = "amoc_nomotion", **kw) ->
 def test_toy_data_honours_the_contracts(tmp_path: Path) -> None:
     paths = build_toy(tmp_path)
     cache = FrameCache(paths["cache"])
-    store = FlowStore(paths["flow"])
-    assert store.meta["index_sha256"] == index_fingerprint(cache.index)
-    assert store.flow.shape == (len(cache.frames), 64, 32, 2)
+    # The readers the other tests go through accept the toy: its flow store belongs to its cache
+    # (and a store built for another cache, here other tracklet lengths, is refused).
+    flow = open_flow(cache, paths["flow"], required=True)
+    assert flow.shape == (len(cache.frames), 64, 32, 2)
+    other = build_toy(tmp_path / "other", seed=1)
+    with pytest.raises(DatasetError, match="another frame cache"):
+        open_flow(cache, other["flow"], required=True)
     assert cache.sequence(0).shape[1:] == (128, 64, 3)
-    ModelConfig.from_dict(tiny_model_config(3))
+    lengths = cache.index["n_frames"].to_numpy()
+    assert (cache.index["offset"].to_numpy() == np.concatenate([[0], np.cumsum(lengths)[:-1]])).all()
+    for i in range(len(cache)):  # last flow row of every tracklet is zero, the others 2 px
+        rows = flow[cache.index.at[i, "offset"]:][:lengths[i]]
+        assert (rows[-1] == 0).all() and (rows[:-1, ..., 0] == 2).all()
+    cfg = ModelConfig.from_dict(tiny_model_config(3))
+    assert (cfg.num_classes, cfg.variant, cfg.embedding, cfg.motion_width) == (
+        3, "amoc_nomotion", 16, 0.125)

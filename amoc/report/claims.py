@@ -74,8 +74,12 @@ def verdict(low: float, high: float, n: int) -> str:
 def _hits(rows: pd.DataFrame, variant: str, length: str | None) -> dict[int, tuple[list, np.ndarray]]:
     """{split: (query pids, hit@1 as 0/1)} of one variant at one test length (default longest)."""
     mine = rows[rows["variant"] == variant]
-    if mine.empty or "first_match" not in mine.columns:
+    if mine.empty:
         return {}
+    if "first_match" not in mine.columns or mine["first_match"].isna().any():
+        experiment = mine["experiment"].iloc[0]
+        raise ConfigError(f"result rows of {experiment}/{variant} have no per-query ranks "
+                          "(first_match); they come from an older evaluation: re-run it")
     lengths = mine["test_length"]
     chosen = lengths.min() if length == "shortest" else lengths.max()
     out = {}
