@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,9 +150,9 @@ def resume_row(device: torch.device, dev: str, s: Sizes, data: SyntheticData) ->
     mcfg = ModelConfig(num_classes=data.train.num_classes, motion_width=s.width)
     with tempfile.TemporaryDirectory() as tmp:
         partial = Path(tmp) / "model.pt.partial"
-        straight = Run(mcfg, cfg, device)
+        straight = Run(asdict(mcfg), lambda: build_model(mcfg), cfg, device)
         fit(straight, data.train, data.frames, None, partial)
-        resumed = Run(mcfg, cfg, device)
+        resumed = Run(asdict(mcfg), lambda: build_model(mcfg), cfg, device)
         resumed.resume(partial)
         fit(resumed, data.train, data.frames, None, Path(tmp) / "again.partial")
     diff = max(float((a - b).abs().max()) for a, b in
