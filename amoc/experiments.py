@@ -202,6 +202,7 @@ def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
                 _set_dotted(override, dotted, value)
             fields = {dotted.split(".")[-1]: value for dotted, value in zip(axes, values)}
             overrides[exp["grid"]["name"].format(**fields)] = override
+        overrides = _keep_cells(overrides, exp["grid"].get("cells", "all"))
     resolved = {}
     for variant, override in overrides.items():
         spec = _deep_merge(base, override)
@@ -212,6 +213,17 @@ def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
             spec["flow"] = None
         resolved[variant] = spec
     return resolved
+
+
+def _keep_cells(overrides: dict[str, dict], cells: str | list[str]) -> dict[str, dict]:
+    """A grid's ``cells``: "all", or the names of the cells to run (a CPU preset's subset)."""
+    if cells == "all":
+        return overrides
+    unknown = [c for c in cells if c not in overrides]
+    if unknown:
+        raise ConfigError(f"grid/cells names {unknown}, not cells of the grid "
+                          f"(its cells: {sorted(overrides)})")
+    return {name: overrides[name] for name in cells}
 
 
 def headline_variant(exp: dict, config: dict) -> str:

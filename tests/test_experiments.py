@@ -35,11 +35,28 @@ def paper_config() -> dict:
     return merged
 
 
-def test_table2_grid_expands_to_21_named_cells(config):
+def test_table2_grid_expands_to_21_named_cells_in_the_paper_preset():
+    config = paper_config()
     variants = expand_variants(config["experiments"]["table2"], config)
     assert len(variants) == 21
     assert variants["sum_tanh3"]["model"]["fusion"] == "sum"
     assert variants["sum_tanh3"]["model"]["fusion_layer"] == "tanh3"
+
+
+def test_the_default_runs_the_nine_table2_cells_its_claims_compare(config):
+    variants = expand_variants(config["experiments"]["table2"], config)
+    claims = yaml.safe_load((REPO_ROOT / "amoc/report/paper_claims.yaml").read_text())["claims"]
+    compared = {c["better"] for c in claims if c["experiment"] == "table2"}
+    compared |= {w for c in claims if c["experiment"] == "table2" for w in c["worse"]}
+    assert set(variants) == compared and len(variants) == 9
+    assert variants["max_pool2"]["model"]["fusion"] == "max"
+
+
+def test_a_grid_cell_that_is_not_in_the_grid_is_refused(config):
+    bad = copy.deepcopy(config)
+    bad["experiments"]["table2"]["grid"]["cells"] = ["concat_pool2", "concat_pool9"]
+    with pytest.raises(ConfigError, match=r"experiments/table2.*concat_pool9"):
+        validate_config(bad)
 
 
 def test_identical_settings_share_one_trained_model(config):

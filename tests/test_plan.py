@@ -68,3 +68,14 @@ def test_measured_rates_replace_the_anchors(capsys):
     out = capsys.readouterr().out
     assert "MEASURED (given: batched, ceiling, paper)" in out and "[MEASURED rate]" in out
     assert "at 8,400 frame pairs/s" in out
+
+
+def test_the_study_preset_builds_and_has_its_stated_power():
+    study = str(REPO_ROOT / "config" / "synthwalk-study.yaml")
+    config = load_merged(study)
+    members = plan(config).members
+    assert {m.splits for m in members if m.experiment == "table1"} == {4}
+    assert config["datasets"]["synthwalk"]["synthwalk"]["n_ids"] // 2 == 150  # test persons
+    result = snakemake(REPO_ROOT, "-n", "--forceall", "--configfile", study, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert job_counts(config, plan(config)) == planned_jobs(result)
