@@ -14,6 +14,9 @@ rule flow:
     conda:
         "../../envs/flow.yaml"
     threads: 2
+    # Flow stores and motion-net pre-trainings sit on the critical path of every
+    # end-to-end model: schedule them before the trainings that can wait.
+    priority: 20
     resources:
         mem_mb=2000,
     params:
@@ -40,7 +43,8 @@ rule pretrain_motion:
         persons=r"all|split\d+",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: 1  # one thread per job: a 2-core CPU runs two pre-trainings side by side
+    priority: 10
     resources:
         mem_mb=4000,
         gpu=1,
