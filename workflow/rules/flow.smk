@@ -11,12 +11,12 @@ rule flow:
         "results/logs/flow/{dataset}_{method}.log",
     benchmark:
         "results/benchmarks/flow/{dataset}_{method}.tsv"
-    conda:
-        "../../envs/flow.yaml"
-    threads: 2
     # Flow stores and motion-net pre-trainings sit on the critical path of every
     # end-to-end model: schedule them before the trainings that can wait.
     priority: 20
+    conda:
+        "../../envs/flow.yaml"
+    threads: 2
     resources:
         mem_mb=2000,
     params:
@@ -41,10 +41,10 @@ rule pretrain_motion:
     wildcard_constraints:
         colour="rgb|yuv",
         persons=r"all|split\d+",
+    priority: 10
     conda:
         "../../envs/torch.yaml"
     threads: 1  # one thread per job: a 2-core CPU runs two pre-trainings side by side
-    priority: 10
     resources:
         mem_mb=4000,
         gpu=1,
