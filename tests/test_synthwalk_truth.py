@@ -40,9 +40,9 @@ def test_translation_and_rotation_are_exact() -> None:
     angle = math.radians(10.0)
     end = (32.0 + 40.0 * math.sin(-angle) * -1, 40.0 + 40.0 * math.cos(angle))
     flow = frame_flow([_disc((20.0, 20.0), 4.0), seg],
-                      [((23.0, 18.5),), ((32.0, 40.0), end)], pan=0.25, size=(128, 64))
+                      [((23.0, 18.5),), ((32.0, 40.0), end)], background=(0.25, -0.5), size=(128, 64))
     assert flow[20, 20].tolist() == pytest.approx([3.0, -1.5])
-    assert flow[2, 60].tolist() == pytest.approx([0.25, 0.0])  # background: the pan
+    assert flow[2, 60].tolist() == pytest.approx([0.25, -0.5])  # background: the view
     assert flow[40, 32].tolist() == pytest.approx([0.0, 0.0], abs=1e-5)  # the pivot stays
     # the far end of the segment lands on the rotated end point
     assert (flow[80, 32] + [32.0, 80.0]).tolist() == pytest.approx(list(end), abs=1e-4)
@@ -51,7 +51,7 @@ def test_translation_and_rotation_are_exact() -> None:
 def test_later_shapes_occlude_earlier_ones() -> None:
     """Where two shapes overlap, the flow is the one drawn last (nearer to the camera)."""
     flow = frame_flow([_disc((30.0, 60.0), 8.0), _disc((30.0, 60.0), 3.0)],
-                      [((34.0, 60.0),), ((30.0, 62.0),)], pan=0.0, size=(128, 64))
+                      [((34.0, 60.0),), ((30.0, 62.0),)], background=(0.0, 0.0), size=(128, 64))
     assert flow[60, 30].tolist() == pytest.approx([0.0, 2.0])
     assert flow[60, 36].tolist() == pytest.approx([4.0, 0.0])
 
@@ -88,7 +88,8 @@ def test_occluder_moves_with_its_sweep() -> None:
     rng = np.random.default_rng(5)
     occ = {"kind": "bar", "start": 0, "frames": 8, "size": 10.0, "y": 60.0,
            "colour": [10, 200, 10], "direction": 1}
-    seq = dataclasses.replace(sample_sequence(rng, 8, 8), occluder=occ, pan=0.0)
+    seq = dataclasses.replace(sample_sequence(rng, 8, 8), occluder=occ, pan=0.0,
+                              jitter=((0.0, 0.0),) * 8)
     _, flow = render_sequence(identity, CLEAN, seq, rng)
     speed = (64 + 2 * 10.0) / 8  # px per frame at 128 x 64
     column = flow[3, :, :, 0]  # the bar covers the full height: some column is all "speed"/2

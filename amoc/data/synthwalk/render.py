@@ -21,6 +21,14 @@ HEIGHT, WIDTH = 128, 64
 # Relative contrast of the fine surface texture of walls and floors: real scenes are textured,
 # which makes the background's motion (the pan) observable, as it is for a real tracker's box.
 BACKGROUND_GRAIN = 0.12
+# Camera-relative motion of the view, calibrated on the real iLIDS-VID and PRID-2011 frames in
+# shared/data (DIS flow on the 64 x 32 grid, docs/synthwalk.md): the tracked box slides over the
+# scene (pan, px/frame at 128 x 64, uniform in +-PAN_SPEED) and wobbles from frame to frame (an
+# AR(1) offset of the whole view with memory JITTER_MEMORY and a per-sequence innovation sigma
+# drawn from JITTER_SIGMA, px).
+PAN_SPEED = 2.0
+JITTER_MEMORY = 0.6
+JITTER_SIGMA = (0.2, 0.9)
 
 # Per-camera ranges: cam1 is bright, warm and clean; cam2 is dim, cool, noisier and softer.
 CAMERA_RANGES: tuple[dict[str, tuple[float, float]], ...] = (
@@ -51,6 +59,7 @@ class SequenceParams:
     facing: int  # +1 walks right, -1 walks left
     drift: tuple[float, float, float]  # horizontal drift: amplitude px, period frames, phase
     pan: float  # background speed, px/frame (the tracked box moves over the scene)
+    jitter: tuple[tuple[float, float], ...]  # (dx, dy) px of the whole view per frame (tracker)
     gain_jitter: tuple[float, float, float]
     occluder: dict | None  # kind, start, frames, size, y, colour, direction
 
@@ -76,6 +85,16 @@ def _sample_occluder(rng: np.random.Generator, n_frames: int) -> dict | None:
             "direction": 1 if rng.random() < 0.5 else -1}
 
 
+def _tracker_jitter(rng: np.random.Generator, n_frames: int) -> tuple[tuple[float, float], ...]:
+    """Per-frame offset of the whole view: an AR(1) walk, as a detector's box wobbles."""
+    sigma = rng.uniform(*JITTER_SIGMA)
+    offsets, current = [], np.zeros(2)
+    for _ in range(n_frames):
+        current = JITTER_MEMORY * current + rng.normal(0.0, sigma, size=2)
+        offsets.append((float(current[0]), float(current[1])))
+    return tuple(offsets)
+
+
 def sample_sequence(rng: np.random.Generator, min_len: int, max_len: int) -> SequenceParams:
     """Draw the per-sequence variation."""
     n_frames = int(rng.integers(min_len, max_len + 1))
@@ -85,23 +104,25 @@ def sample_sequence(rng: np.random.Generator, min_len: int, max_len: int) -> Seq
         baseline=float(rng.uniform(121.0, 126.0)),
         facing=1 if rng.random() < 0.5 else -1,
         drift=(float(rng.uniform(0.5, 2.5)), float(rng.uniform(20.0, 60.0)), float(rng.random())),
-        pan=float(rng.uniform(-0.4, 0.4)),
+        pan=float(rng.uniform(-PAN_SPEED, PAN_SPEED)),
+        jitter=_tracker_jitter(rng, n_frames),
         gain_jitter=tuple(float(v) for v in 1.0 + rng.normal(0.0, 0.03, size=3)),
         occluder=_sample_occluder(rng, n_frames),
     )
 
 
-def render_background(rng: np.random.Generator, style: CameraStyle, width: int) -> np.ndarray:
-    """A (HEIGHT, width, 3) uint8 scene: wall/floor gradient plus clutter rectangles."""
-    horizon = rng.uniform(40.0, 90.0)
-    ys = np.arange(HEIGHT, dtype=np.float32)[:, None, None]
+def render_background(rng: np.random.Generator, style: CameraStyle, width: int,
+                      height: int = HEIGHT) -> np.ndarray:
+    """A (height, width, 3) uint8 scene: wall/floor gradient plus clutter rectangles."""
+    horizon = rng.uniform(40.0, 90.0) + (height - HEIGHT) / 2
+    ys = np.arange(height, dtype=np.float32)[:, None, None]
     wall = _palette(rng, style.hue, 0.5, 0.9)
     floor = _palette(rng, style.hue, 0.25, 0.6)
     mix = np.clip((ys - horizon) / 6.0 + 0.5, 0.0, 1.0)
-    img = np.broadcast_to((1 - mix) * wall + mix * floor, (HEIGHT, width, 3)).astype(np.uint8)
+    img = np.broadcast_to((1 - mix) * wall + mix * floor, (height, width, 3)).astype(np.uint8)
     img = np.ascontiguousarray(img)
     for _ in range(int(rng.integers(4, 10))):
-        x0, y0 = rng.uniform(-10, width), rng.uniform(-10, HEIGHT)
+        x0, y0 = rng.uniform(-10, width), rng.uniform(-10, height)
         w, h = rng.uniform(4, 30), rng.uniform(4, 50)
         colour = tuple(int(v) for v in _palette(rng, style.hue, 0.2, 0.95))
         cv2.rectangle(img, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), colour, -1)
@@ -118,16 +139,17 @@ def _palette(rng: np.random.Generator, hue: float, low: float, high: float) -> n
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
-def _occluder_shape(occ: dict, t: int) -> Shape:
-    """The occluder as it is (or would be) at frame `t`: it sweeps across the width."""
+def _occluder_shape(occ: dict, t: int, view: tuple[float, float] = (0.0, 0.0)) -> Shape:
+    """The occluder as it is (or would be) at frame `t`, seen through the view offset `view`:
+    it sweeps across the width."""
     progress = (t - occ["start"] + 0.5) / occ["frames"]
     x = -occ["size"] + progress * (WIDTH + 2 * occ["size"])
-    x = x if occ["direction"] > 0 else WIDTH - x
+    x = (x if occ["direction"] > 0 else WIDTH - x) + view[0]
     if occ["kind"] == "bar":
         left, right = int(x - occ["size"] / 2), int(x + occ["size"] / 2)
         return Shape(((float(left), 0.0),),
                      lambda img, c: cv2.rectangle(img, (left, 0), (right, HEIGHT), c, -1))
-    centre, axes = (int(x), int(occ["y"])), (int(occ["size"]), int(1.6 * occ["size"]))
+    centre, axes = (int(x), int(occ["y"] + view[1])), (int(occ["size"]), int(1.6 * occ["size"]))
     return Shape(((float(centre[0]), float(centre[1])),),
                  lambda img, c: cv2.ellipse(img, centre, axes, 0.0, 0.0, 360.0, c, -1, cv2.LINE_AA))
 
@@ -156,34 +178,40 @@ def render_sequence(identity: Identity, style: CameraStyle, seq: SequenceParams,
         flow: float32 (n_frames, 64, 32, 2), frame t to t + 1 in pixels of the 64 x 32 grid,
             the last row zero.
     """
-    margin = math.ceil(abs(seq.pan) * seq.n_frames) + 2
-    background = render_background(rng, style, WIDTH + margin)
+    view = np.array(seq.jitter, np.float32)  # (n_frames, 2) offset of the whole view
+    scene_x = seq.pan * np.arange(seq.n_frames) + view[:, 0]  # background content position
+    x_pad, y_pad = math.ceil(scene_x.max() - scene_x.min()) + 4, math.ceil(np.abs(view[:, 1]).max()) + 2
+    background = render_background(rng, style, WIDTH + x_pad, HEIGHT + 2 * y_pad)
     frames = np.empty((seq.n_frames, HEIGHT, WIDTH, 3), np.uint8)
     layers: list[list[Shape]] = []
     amp, period, phase = seq.drift
     for t in range(seq.n_frames):
-        shift = (margin - 1 if seq.pan > 0 else 1) - seq.pan * t
-        matrix = np.float32([[1, 0, -shift], [0, 1, 0]])
+        # content at background column 2 + max - scene_x[t] + x shows at x (and rows likewise)
+        matrix = np.float32([[1, 0, scene_x[t] - scene_x.max() - 2], [0, 1, view[t, 1] - y_pad]])
         img = cv2.warpAffine(background, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REFLECT)
-        centre_x = WIDTH / 2 + amp * math.sin(2 * math.pi * (t / period + phase))
+        centre_x = WIDTH / 2 + amp * math.sin(2 * math.pi * (t / period + phase)) + view[t, 0]
         canvas = Canvas(img, shapes=[])
         draw_figure(canvas, identity.appearance, pose_at(identity.gait, t), centre_x,
-                    seq.baseline, identity.appearance.height * seq.scale, seq.facing)
+                    seq.baseline + view[t, 1], identity.appearance.height * seq.scale, seq.facing)
         layers.append(canvas.shapes)
         if _occluder_visible(seq.occluder, t):
-            _occluder_shape(seq.occluder, t).paint(img, tuple(seq.occluder["colour"]))
+            _occluder_shape(seq.occluder, t, tuple(view[t])).paint(img, tuple(seq.occluder["colour"]))
         frames[t] = _camera(img, style, seq, rng)
-    return frames, _sequence_flow(layers, seq)
+    return frames, _sequence_flow(layers, seq, np.diff(np.column_stack([scene_x, view[:, 1]]), axis=0))
 
 
-def _sequence_flow(layers: list[list[Shape]], seq: SequenceParams) -> np.ndarray:
-    """Stored-grid flow rows of a sequence from the figure's shapes in every frame."""
+def _sequence_flow(layers: list[list[Shape]], seq: SequenceParams,
+                   background: np.ndarray) -> np.ndarray:
+    """Stored-grid flow rows of a sequence from the figure's shapes in every frame.
+
+    `background` (n_frames - 1, 2) is the scene's displacement (u, v) from frame t to t + 1.
+    """
     flow = np.zeros((seq.n_frames, *GRID, 2), np.float32)
     for t in range(seq.n_frames - 1):
         shapes0, shapes1 = list(layers[t]), [s.anchors for s in layers[t + 1]]
         if _occluder_visible(seq.occluder, t):
-            shapes0.append(_occluder_shape(seq.occluder, t))
-            shapes1.append(_occluder_shape(seq.occluder, t + 1).anchors)
-        flow[t] = to_store_grid(frame_flow(shapes0, shapes1, seq.pan, (HEIGHT, WIDTH)))
+            shapes0.append(_occluder_shape(seq.occluder, t, seq.jitter[t]))
+            shapes1.append(_occluder_shape(seq.occluder, t + 1, seq.jitter[t + 1]).anchors)
+        flow[t] = to_store_grid(frame_flow(shapes0, shapes1, tuple(background[t]), (HEIGHT, WIDTH)))
     return flow

@@ -5,7 +5,8 @@ the same primitive in frame t + 1 has moved rigidly: one anchor means a translat
 a limb segment of fixed length (rotation about its first end plus translation). The flow of a
 pixel is where its point of the shape goes, painted layer by layer in drawing order, so nearer
 parts occlude farther ones exactly as in the image. Under the figure the background moves with
-the pan (the tracked box slides over the scene); an occluder moves with its own sweep speed.
+the view (the tracked box sliding over the scene plus its frame-to-frame wobble); an occluder
+moves with its own sweep speed plus the wobble.
 
 Flow is from frame t to t + 1 (u = x right, v = y down), computed on the 128 x 64 frame, then
 stored like an offline flow store: area-resized to 64 x 32 and halved (pixels of the 64 x 32
@@ -38,18 +39,18 @@ def _rigid(anchors0: tuple[Point, ...], anchors1: tuple[Point, ...], xs: np.ndar
     return x1 + c * dx - s * dy - xs, y1 + s * dx + c * dy - ys
 
 
-def frame_flow(shapes0: list[Shape], shapes1: list[tuple[Point, ...]], pan: float,
-               size: tuple[int, int]) -> np.ndarray:
+def frame_flow(shapes0: list[Shape], shapes1: list[tuple[Point, ...]],
+               background: tuple[float, float], size: tuple[int, int]) -> np.ndarray:
     """Full-resolution flow (H, W, 2) of one frame pair.
 
     Args:
         shapes0: the shapes of frame t in drawing order.
         shapes1: the anchors of the same shapes in frame t + 1 (same order and length).
-        pan: background motion, pixels per frame along x.
+        background: (u, v) motion of the scene behind every shape, pixels.
         size: (H, W) of the frame.
     """
     flow = np.zeros((*size, 2), np.float32)
-    flow[..., 0] = pan
+    flow[...] = background
     mask = np.zeros(size, np.uint8)
     for shape, anchors1 in zip(shapes0, shapes1, strict=True):
         mask[:] = 0
