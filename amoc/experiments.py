@@ -322,6 +322,28 @@ def pretrain_persons(config: dict, dataset: str, split: int) -> str:
     return f"split{split if source['dataset'] == dataset else 0}"
 
 
+PretrainKey = tuple[str, str, float, str, str]  # (source, target flow, width, colour, persons)
+REFERENCE_TARGET = "gt"  # synthwalk's exact flow
+
+
+def flow_error_nets(config: dict, plan_: Plan, dataset: str) -> dict[str, PretrainKey]:
+    """{target: pre-training} of the motion nets the flow_error table of ``dataset`` compares.
+
+    The split-0 net of every AMOC model's flow target, plus, when the pre-training source is
+    synthetic, a reference net pre-trained the same way on the exact flow (``gt``): what the
+    net learns when its targets carry no estimation error.
+    """
+    jobs = [j for j in plan_.train_jobs.values()
+            if j.dataset == dataset and j.model.get("variant") == "amoc"]
+    source = pretrain_source(config, dataset)["dataset"]
+    nets = {j.flow: (source, j.flow, j.model["motion_width"], j.model["colour"],
+                     pretrain_persons(config, dataset, 0)) for j in jobs}
+    if nets and config["datasets"][source]["source"] == "synthwalk":
+        first = nets[min(nets)]
+        nets[REFERENCE_TARGET] = (source, REFERENCE_TARGET, *first[2:])
+    return nets
+
+
 def max_splits(plan_: Plan, train_hash: str) -> int:
     """How many splits a trained model is needed on (the largest over the cells it fills)."""
     return max(m.splits for m in plan_.members if m.train_hash == train_hash)

@@ -23,6 +23,8 @@ from snakemake.utils import update_config
 from amoc.cli import run_command
 from amoc.experiments import (
     Plan,
+    PretrainKey,
+    flow_error_nets,
     headline_variant,
     load_config,
     max_splits,
@@ -93,12 +95,21 @@ def _fig5_flows(p: Plan) -> dict[str, str]:
     return out
 
 
-def _pretrain_keys(config: dict, p: Plan) -> set[tuple[str, str, float, str, str]]:
-    """(source, flow, width, colour, persons) of every motion-net pre-training the DAG needs."""
-    return {(pretrain_source(config, j.dataset)["dataset"], j.flow, j.model["motion_width"],
+def _pretrain_keys(config: dict, p: Plan) -> set[PretrainKey]:
+    """(source, flow, width, colour, persons) of every motion-net pre-training the DAG needs:
+    those the AMOC models start from and the flow_error tables' references."""
+    keys = {(pretrain_source(config, j.dataset)["dataset"], j.flow, j.model["motion_width"],
              j.model["colour"], pretrain_persons(config, j.dataset, k))
             for h, j in p.train_jobs.items() if j.model.get("variant") == "amoc"
             for k in range(max_splits(p, h))}
+    for dataset in _synthetic(config, p):
+        keys |= set(flow_error_nets(config, p, dataset).values())
+    return keys
+
+
+def _synthetic(config: dict, p: Plan) -> set[str]:
+    """The synthwalk datasets of the plan (each gets a flow_error table)."""
+    return {m.dataset for m in p.members if config["datasets"][m.dataset]["source"] == "synthwalk"}
 
 
 def _eval_splits(p: Plan) -> Counter:
@@ -128,8 +139,7 @@ def job_counts(config: dict, p: Plan) -> dict[str, int]:
     flows |= {(sources[j.dataset], j.flow) for j in amoc_jobs}
     flows |= set(_fig5_flows(p).items())
     used = {m.dataset for m in p.members} | set(sources.values())
-    synthetic = {m.dataset for m in p.members
-                 if config["datasets"][m.dataset]["source"] == "synthwalk"}
+    synthetic = _synthetic(config, p)
     flows |= {(d, "gt") for d in synthetic}  # the flow_error table's reference
     splits = Counter()
     for m in p.members:

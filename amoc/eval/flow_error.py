@@ -122,7 +122,9 @@ def caption(frame: pd.DataFrame, split: str) -> str:
             f"{int(frame['pairs'].iloc[0])} frame pairs of the held-out (test) persons of "
             f"{Path(split).name}. epe_moving: pixels whose true flow exceeds {MOVING_PX} px. "
             "ratio_to_zero: EPE / zero flow's EPE (below 1 = better than predicting no motion). "
-            "Motion nets: pre-trained on the named offline targets, on training persons only.")
+            "Motion nets: pre-trained on the named targets, on training persons only "
+            "(gt targets = synthwalk's exact flow: what the net learns when its targets carry "
+            "no estimation error).")
 
 
 def parse_targets(items: list[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from amoc.experiments import (
     SCHEMA_FILE,
+    flow_error_nets,
     headline_variant,
     plan,
     pretrain_persons,
@@ -69,12 +70,18 @@ def flow_dir(dataset, method):
     return f"results/flow/{dataset}/{method}/flow.npy"
 
 
+def pretrain_path(source, flow, width, colour, persons):
+    """Checkpoint of the motion net pre-trained on `source`'s `flow` targets."""
+    return f"results/pretrain/{source}/{flow}/w{width}_{colour}/{persons}.pt"
+
+
 def motion_init(job, split):
     """Path of the pre-trained motion net this end-to-end model starts from on `split`."""
     src = pretrain_source(config, job.dataset)["dataset"]
     persons = pretrain_persons(config, job.dataset, int(split))
-    width, colour = job.model["motion_width"], job.model["colour"]
-    return f"results/pretrain/{src}/{job.flow}/w{width}_{colour}/{persons}.pt"
+    return pretrain_path(
+        src, job.flow, job.model["motion_width"], job.model["colour"], persons
+    )
 
 
 def pretrain_inputs(wildcards):
@@ -410,10 +417,9 @@ def synthetic_datasets():
 
 
 def pretrained_nets(dataset):
-    """{target method: checkpoint} of the motion nets pre-trained for split 0 of this dataset."""
-    jobs = [
-        j
-        for j in PLAN.train_jobs.values()
-        if j.dataset == dataset and variant_spec(j).has_motion_net
-    ]
-    return {j.flow: motion_init(j, 0) for j in jobs}
+    """{target method: checkpoint} of the motion nets the flow_error table of this dataset
+    compares (split 0's, plus the exact-flow reference on a synthetic source)."""
+    return {
+        target: pretrain_path(*key)
+        for target, key in flow_error_nets(config, PLAN, dataset).items()
+    }

@@ -12,8 +12,10 @@ rule flow:
     benchmark:
         "results/benchmarks/flow/{dataset}_{method}.tsv"
     # Flow stores and motion-net pre-trainings sit on the critical path of every
-    # end-to-end model: schedule them before the trainings that can wait.
-    priority: 20
+    # end-to-end model: schedule them before the trainings that can wait. A store (2 threads)
+    # outranks two 1-thread pre-trainings together, so on 2 cores it is never passed over
+    # for them (at 20 = 10 + 10 it was, and then waited for both cores to be free at once).
+    priority: 50
     conda:
         "../../envs/flow.yaml"
     threads: 2
