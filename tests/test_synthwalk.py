@@ -72,7 +72,7 @@ def test_ilidsvid_reader_indexes_it(dataset: tuple[Path, dict]) -> None:
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     args = {"n_ids": 4, "min_len": 3, "max_len": 5, "twin_fraction": 0.5}
     generate_synthwalk(tmp_path / "a", seed=5, **args)
-    generate_synthwalk(tmp_path / "b", seed=5, **args)
+    generate_synthwalk(tmp_path / "b", seed=5, threads=2, **args)  # two render processes
     generate_synthwalk(tmp_path / "c", seed=6, **args)
     a, b, c = (_files(tmp_path / name) for name in "abc")
     assert a == b

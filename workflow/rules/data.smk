@@ -12,7 +12,7 @@ rule synthwalk:
         dataset=sources("synthwalk"),
     conda:
         "../../envs/data.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=1000,
     params:
@@ -21,7 +21,7 @@ rule synthwalk:
             for k, v in sorted(DATASETS[w.dataset]["synthwalk"].items())
         ),
     shell:
-        "python -m amoc.data.synthwalk --out {output} {params.args} 2> {log}"
+        "python -m amoc.data.synthwalk --out {output} {params.args} --threads {threads} 2> {log}"
 
 
 rule fetch:

@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (>= 0)")
     parser.add_argument("--twin-fraction", type=float, default=0.5,
                         help="fraction of identities in same-clothes, different-gait pairs")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="render in this many processes (same bytes for any number)")
     return parser
 
 
@@ -26,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     """Generate the dataset; ConfigError (exit 2) names a bad argument."""
     args = build_parser().parse_args(argv)
     generate_synthwalk(args.out, n_ids=args.n_ids, min_len=args.min_len, max_len=args.max_len,
-                       seed=args.seed, twin_fraction=args.twin_fraction)
+                       seed=args.seed, twin_fraction=args.twin_fraction,
+                       threads=args.threads)
     return 0
 
 

@@ -21,6 +21,8 @@ import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -135,8 +137,22 @@ def _install(staged: Path, out: Path) -> None:
     os.replace(staged, target)
 
 
+def _render_all(identities: list[Identity], cameras: list[CameraStyle], seed: int,
+                min_len: int, max_len: int, root: Path,
+                threads: int) -> list[list[SequenceParams]]:
+    """Render every identity, in `threads` processes (each identity has its own generator, so
+    the bytes do not depend on how many)."""
+    render = partial(_render_identity, cameras=cameras, seed=seed, min_len=min_len,
+                     max_len=max_len, root=root)
+    if threads <= 1:
+        return [render(i) for i in identities]
+    with ProcessPoolExecutor(threads) as pool:
+        return list(pool.map(render, identities, chunksize=8))
+
+
 def generate_synthwalk(out: str | os.PathLike, n_ids: int = 40, min_len: int = 24,
-                       max_len: int = 48, seed: int = 0, twin_fraction: float = 0.5) -> dict:
+                       max_len: int = 48, seed: int = 0, twin_fraction: float = 0.5,
+                       threads: int = 1) -> dict:
     """Generate the dataset under `out`; return the manifest as saved in out/synthwalk.json.
 
     Frames are rendered into a hidden temporary folder inside `out` and moved into place at the
@@ -154,8 +170,7 @@ def generate_synthwalk(out: str | os.PathLike, n_ids: int = 40, min_len: int = 2
         staged = tmp / FOLDER
         (staged / "sequences").mkdir(parents=True)
         (staged / MARKER).write_text(f"seed {seed}\n")
-        sequences = [_render_identity(i, cameras, seed, min_len, max_len, staged)
-                     for i in identities]
+        sequences = _render_all(identities, cameras, seed, min_len, max_len, staged, threads)
         params = {"n_ids": n_ids, "min_len": min_len, "max_len": max_len, "seed": seed,
                   "twin_fraction": twin_fraction}
         manifest = _manifest(params, cameras, identities, sequences)
