@@ -177,3 +177,17 @@ def test_preprocess_luma_of_black_and_white_halves():
     torch.testing.assert_close(yuv[0, :2], torch.ones(2, 2), atol=1e-4, rtol=0)
     torch.testing.assert_close(yuv[0, 2:], -torch.ones(2, 2), atol=1e-4, rtol=0)
     torch.testing.assert_close(yuv[1:], torch.zeros(2, 4, 2), atol=1e-2, rtol=0)  # grey: no chroma
+
+
+def test_untrained_motion_net_is_not_odd_so_it_can_fit_flow():
+    """Motion is unchanged when both frames are contrast-inverted; a net with net(-x) = -net(x)
+    could only predict no motion, so the tanh biases must break the symmetry at init."""
+    torch.manual_seed(0)
+    net, pair = MotionNet(width=0.125), torch.randn(2, 6, 64, 32)
+    out, inverted = net(pair).pred3, net(-pair).pred3
+    odd_part = (out - inverted).abs().mean() / 2
+    even_part = (out + inverted).abs().mean() / 2
+    assert even_part > 0.1 * odd_part
+    biases = [m.bias for m in net.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)
+              and m.bias is not None and m.out_channels != 2]
+    assert all(b.abs().max() <= 1 for b in biases) and all(b.abs().mean() > 0.2 for b in biases)

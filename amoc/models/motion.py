@@ -21,15 +21,21 @@ input size. Everything else is left open and chosen here:
   conv3_1 (each a Sequential of the convolution and its tanh), predict_flow1, deconv2,
   upsample_flow1, predict_flow2, deconv1, upsample_flow2, predict_flow3 (Pred1..Pred3).
 * Initialisation (the paper states none; pre-training, Eq. 12-14, starts from it): every
-  convolution and deconvolution followed by tanh is Xavier-uniform with tanh's gain (5/3) and
-  zero bias, so the signal keeps its scale through the eight tanh layers; the flow predictions
-  start near zero (Xavier with gain 0.01, zero bias), so the untrained net predicts almost no
-  motion yet every layer gets a gradient from the first step; each upsample_flow
-  starts as bilinear 2x upsampling of its channel. PyTorch's default (Kaiming-uniform with
-  a = sqrt(5), a variance gain of 1/3 per layer) shrinks the signal about 30-fold over the
-  contracting part. Measured on synthwalk's exact flow (width 0.125, Adam 1e-3, 8 pairs a
-  step, 1,400 steps, held-out persons): 1.01-1.05x zero flow's error with PyTorch's default,
-  0.91-0.96x with this initialisation.
+  convolution and deconvolution followed by tanh is Xavier-uniform with tanh's gain (5/3), so
+  the signal keeps its scale through the eight tanh layers, and its bias is drawn from
+  U(-1, 1); the flow predictions start near zero (Xavier with gain 0.01, zero bias), so the
+  untrained net predicts almost no motion yet every layer gets a gradient from the first step;
+  each upsample_flow starts as bilinear 2x upsampling of its channel. PyTorch's default
+  (Kaiming-uniform with a = sqrt(5), a variance gain of 1/3 per layer) shrinks the signal about
+  30-fold over the contracting part.
+  Why the biases: with zero biases the whole net is an odd function, net(-x) = -net(x)
+  (tanh, convolutions and concatenation are all odd), while motion is even in the input (a
+  contrast-inverted pair moves the same way). An odd net can only fit the odd part of the flow,
+  which is about zero, so it sits at "no motion" until the data's small asymmetry (the frames
+  are standardised to zero mean) has grown the biases: measured on synthwalk (width 0.125,
+  Adam 1e-3, 8 pairs a step) a plateau of 250-750 steps, and one of four default pre-trainings
+  never left it in 1,000 steps. Biases in U(-1, 1) put each tanh off its centre, where it has
+  even terms, and the plateau drops to about 100-250 steps (docs/synthwalk.md).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ CONTRACTING: tuple[tuple[str, int, int, int], ...] = (
     ("conv3_1", 256, 3, 1),
 )
 PREDICTION_GAIN = 0.01  # predict_flow* start near zero flow (see the initialisation above)
+TANH_BIAS_RANGE = 1.0  # biases before a tanh start in U(-1, 1): they break the net's oddness
 INPUT_MULTIPLE = 8  # three stride-2 convolutions: height and width must be divisible by 8
 
 
@@ -99,9 +106,12 @@ def _initialise(module: nn.Module) -> None:
             for c in range(module.in_channels):
                 module.weight[c, c] = _bilinear_kernel(module.kernel_size[0])
     elif isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-        gain = PREDICTION_GAIN if module.out_channels == 2 else nn.init.calculate_gain("tanh")
-        nn.init.xavier_uniform_(module.weight, gain=gain)
-        nn.init.zeros_(module.bias)
+        if module.out_channels == 2:  # a flow prediction
+            nn.init.xavier_uniform_(module.weight, gain=PREDICTION_GAIN)
+            nn.init.zeros_(module.bias)
+        else:
+            nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("tanh"))
+            nn.init.uniform_(module.bias, -TANH_BIAS_RANGE, TANH_BIAS_RANGE)
 
 
 class MotionNet(nn.Module):
