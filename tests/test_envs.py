@@ -37,7 +37,7 @@ CONDA_TO_PYPI = {"pytorch": "torch", "py-opencv": "opencv-contrib-python-headles
 IMPORT_TO_PYPI = {
     "cv2": "opencv-contrib-python-headless", "jsonschema": "jsonschema",
     "matplotlib": "matplotlib", "numpy": "numpy", "pandas": "pandas", "pyarrow": "pyarrow",
-    "scipy": "scipy", "seaborn": "seaborn", "torch": "torch", "tqdm": "tqdm", "yaml": "pyyaml",
+    "scipy": "scipy", "torch": "torch", "tqdm": "tqdm", "yaml": "pyyaml",
 }
 # pandas reads and writes every result and index as Parquet, through pyarrow
 IMPLIED = {"pandas": {"pyarrow"}}
@@ -278,8 +278,8 @@ def test_env_provides_every_import_of_its_rule(rule: tuple, rattler) -> None:
 
 
 def test_import_closure_sees_lazy_and_relative_imports() -> None:
-    # fig5 reaches seaborn only through amoc.report.figures; the flow store needs cv2
-    assert {"torch", "seaborn", "matplotlib", "cv2"} <= third_party_imports("amoc.report.fig5")
+    # fig5 reaches matplotlib only through amoc.report.figures; the flow store needs cv2
+    assert {"torch", "matplotlib", "cv2"} <= third_party_imports("amoc.report.fig5")
     assert "cv2" in third_party_imports("amoc.flow.store")
     assert "torch" not in third_party_imports("amoc.data.cache")
 

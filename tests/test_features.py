@@ -104,3 +104,13 @@ def test_crops8_flip_moves_the_content_and_pairs_every_crop_with_its_flip() -> N
     expected = [p for dy, dx in offsets for p in ((r0 + dy, c0 + dx), (r0 + dy, 63 - c0 + dx))]
     assert where == expected
     assert all(torch.equal(seen[0, 0], seen[0, 2]) for seen in model.seen)  # every frame alike
+
+
+def test_a_sequence_features_do_not_depend_on_the_others_in_the_batch() -> None:
+    # amoc.report.ranked extracts only the probes it shows and relies on this
+    frames, flows = _seqs([5, 3, 7, 6])
+    model = _model("amoc_offline")
+    kwargs = {"test_length": 4, "tta": "crops8_flip", "batch_size": 3}
+    full = extract_features(model, frames, flows, **kwargs)
+    picked = extract_features(model, [frames[3], frames[1]], [flows[3], flows[1]], **kwargs)
+    torch.testing.assert_close(picked, full[[3, 1]])

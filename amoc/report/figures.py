@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
+import matplotlib.style
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -28,6 +29,7 @@ from amoc.report.results import CMC_COLUMNS, ResultsError, read_summary, select
 
 log = logging.getLogger(__name__)
 FIGURES = ("fig6a", "fig6b", "fig6c", "fig6d", "cmc")
+FIGURE_STYLE = ("seaborn-v0_8-whitegrid", "seaborn-v0_8-paper")  # matplotlib's bundled styles
 PAPER_STYLE = {"marker": "x", "linestyle": "none", "markersize": 8}
 
 
@@ -47,9 +49,9 @@ def save_figure(fig: Figure, prefix: str | os.PathLike) -> list[Path]:
 
 @contextmanager
 def _style() -> Iterator[None]:
-    """Seaborn's look for one figure only; the global matplotlib state is left untouched."""
-    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("paper")}
-    with matplotlib.rc_context(rc):
+    """Seaborn's white-grid paper look (matplotlib ships it: no seaborn import, which costs each
+    figure job 1.6 s) for one figure only; the global matplotlib state is left untouched."""
+    with matplotlib.style.context(FIGURE_STYLE):
         yield
 
 
@@ -74,7 +76,8 @@ def _curve(ax: Axes, x, mean, std, n_splits, label: str, color) -> None:
 def _colors(names: pd.Series) -> dict[str, tuple]:
     """A fixed colour per name, the same in every panel."""
     names = sorted(names.unique())
-    return dict(zip(names, sns.color_palette(n_colors=max(len(names), 1))))
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {name: matplotlib.colors.to_rgb(cycle[i % len(cycle)]) for i, name in enumerate(names)}
 
 
 def _finish(fig: Figure, axes: list[tuple[str, Axes]], xlabel: str, ylabel: str) -> None:

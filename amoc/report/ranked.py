@@ -95,7 +95,10 @@ def plot_ranked(probes: list[np.ndarray], probe_pids: list[int],
 
 def rank_gallery(model: torch.nn.Module, cache: FrameCache, flow: np.ndarray | None,
                  probe: pd.DataFrame, gallery: pd.DataFrame, cfg: EvalConfig) -> torch.Tensor:
-    """Probe x gallery distances at the longest test length, as the evaluation computes them."""
+    """Probe x gallery distances at the longest test length, as the evaluation computes them.
+
+    Shape: probe (P rows), gallery (G rows) -> (P, G).
+    """
     common = {"test_length": max(cfg.test_lengths), "tta": cfg.tta, "device": "cpu",
               "translate": cfg.translate, "batch_size": cfg.batch_size}
     qf = extract_features(model, _sequences(probe, cache.frames), _sequences(probe, flow),
@@ -125,14 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     probe, gallery = probe_gallery(cache.index, read_split(args.split)["test_pids"], cfg.protocol)
-    dist = rank_gallery(model, cache, flow, probe, gallery, cfg).numpy()
     twins = read_twins(args.twins)
     pids, gallery_pids = probe["pid"].to_numpy(), gallery["pid"].to_numpy()
     rows = pick_probes(pids, gallery_pids, twins, args.probes)
-    order = np.argsort(dist[rows], axis=1, kind="stable")[:, :args.top_k]
+    # Only the shown probes are ranked: their features do not depend on the other probes'.
+    dist = rank_gallery(model, cache, flow, probe.iloc[rows], gallery, cfg).numpy()
+    order = np.argsort(dist, axis=1, kind="stable")[:, :args.top_k]
     seqs = _sequences(gallery, cache.frames)
-    matches = [[(strip(seqs[g]), int(gallery_pids[g]), float(dist[r, g])) for g in gs]
-               for r, gs in zip(rows, order, strict=True)]
+    matches = [[(strip(seqs[g]), int(gallery_pids[g]), float(dist[i, g])) for g in gs]
+               for i, gs in enumerate(order)]
     probe_seqs = _sequences(probe, cache.frames)
     plot_ranked([strip(probe_seqs[r]) for r in rows], [int(pids[r]) for r in rows], matches,
                 twins, args.out, args.title)

@@ -196,7 +196,7 @@ def render_sequence(identity: Identity, style: CameraStyle, seq: SequenceParams,
                     seq.baseline + view[t, 1], identity.appearance.height * seq.scale, seq.facing)
         layers.append(canvas.shapes)
         if _occluder_visible(seq.occluder, t):
-            _occluder_shape(seq.occluder, t, tuple(view[t])).paint(img, tuple(seq.occluder["colour"]))
+            _occluder_shape(seq.occluder, t, seq.jitter[t]).paint(img, tuple(seq.occluder["colour"]))
         frames[t] = _camera(img, style, seq, rng)
     return frames, _sequence_flow(layers, seq, np.diff(np.column_stack([scene_x, view[:, 1]]), axis=0))
 
