@@ -35,7 +35,8 @@ input size. Everything else is left open and chosen here:
   are standardised to zero mean) has grown the biases: measured on synthwalk (width 0.125,
   Adam 1e-3, 8 pairs a step) a plateau of 250-750 steps, and one of four default pre-trainings
   never left it in 1,000 steps. Biases in U(-1, 1) put each tanh off its centre, where it has
-  even terms, and the plateau drops to about 100-250 steps (docs/synthwalk.md).
+  even terms, and every default pre-training leaves the plateau within 100-300 steps
+  (docs/synthwalk.md).
 """
 
 from __future__ import annotations
