@@ -77,3 +77,16 @@ def test_multiscale_motion_loss_by_hand():
     w1, w2, w3 = SCALE_WEIGHTS
     assert (w1, w2, w3) == (0.01, 0.02, 0.08)
     assert loss.total.item() == pytest.approx((w1 * 1.68 + w2 * 9.5 + w3 * 38) / 2)
+
+
+def test_flow_scale_is_the_loss_unit_so_sub_pixel_errors_become_linear() -> None:
+    """An error of 0.5 px is quadratic in pixels (0.125) but linear in 0.1 px units
+    (|5| - 0.5 = 4.5); a 2 px error is linear in both (1.5 and 19.5)."""
+    target = torch.zeros(1, 2, 2, 2)
+    target[0, 0, 0, 0], target[0, 1, 1, 1] = 0.5, 2.0
+    pred3 = torch.zeros(1, 2, 2, 2)
+    coarse = (torch.zeros(1, 2, 1, 1), torch.zeros(1, 2, 1, 1))
+    in_pixels = multiscale_motion_loss(*coarse, pred3, target).pred3
+    in_tenths = multiscale_motion_loss(*coarse, pred3, target, flow_scale=10.0).pred3
+    assert in_pixels.item() == pytest.approx(0.125 + 1.5)
+    assert in_tenths.item() == pytest.approx(4.5 + 19.5)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from amoc.train.augment import augment
+from amoc.train.augment import affine_thetas, augment
 from amoc.train.clips import clip_rows, gather_clips, gather_flow, to_unit_float
 
 
@@ -40,6 +41,20 @@ def test_translation_moves_content_and_replicates_the_border() -> None:
     assert torch.equal(out[0, ..., 0, 4:], frames[0, ..., 0, :-4])  # replicated top row
     # the same geometric shift on the half-size flow grid: 1 row, 2 columns; values unchanged
     torch.testing.assert_close(out_flow[0, ..., 1:, 2:], flow[0, ..., :-1, :-2], atol=1e-5, rtol=0)
+
+
+def test_frames_are_what_nearest_grid_sample_of_the_same_transform_gives() -> None:
+    """The index gather agrees bit for bit with resampling by the flow's theta (nearest,
+    border padding), for shifts beyond the frame edge and with and without the mirror."""
+    frames, _ = _inputs(8, 2)
+    shifts = torch.tensor([[6, -3], [0, 0], [-6, 3], [127, 63], [-140, -70], [1, 1], [0, 5],
+                           [-2, 0]])
+    flips = torch.tensor([True, False, True, False, True, True, False, True])
+    theta = affine_thetas(shifts, flips, (128, 64)).repeat_interleave(2, dim=0)
+    flat = frames.flatten(0, 1)
+    grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
+    want = F.grid_sample(flat, grid, mode="nearest", padding_mode="border", align_corners=False)
+    assert torch.equal(augment(frames, shifts, flips)[0], want.unflatten(0, (8, 2)))
 
 
 def test_clip_rows_pad_by_repeating_the_last_frame() -> None:

@@ -18,6 +18,7 @@ def test_defaults_follow_the_paper_and_baseline() -> None:
     assert EvalConfig.from_dict(None).test_lengths == (128,)
     pre = PretrainConfig.from_dict({})
     assert (pre.batch_pairs, pre.lr, pre.halve_after, pre.halve_every) == (4, 1e-4, 20000, 10000)
+    assert pre.flow_scale == 1.0
 
 
 @pytest.mark.parametrize(("cls", "values", "needle"), [
@@ -31,6 +32,7 @@ def test_defaults_follow_the_paper_and_baseline() -> None:
     (EvalConfig, {"test_lengths": []}, "non-empty"),
     (EvalConfig, {"tta": "crops"}, "'crops8_flip'"),
     (PretrainConfig, {"batch_pairs": 0}, "PretrainConfig.batch_pairs"),
+    (PretrainConfig, {"flow_scale": 0}, "PretrainConfig.flow_scale"),
 ])
 def test_bad_values_name_the_key_and_the_range(cls, values, needle) -> None:
     with pytest.raises(ConfigError, match=r"allowed") as err:

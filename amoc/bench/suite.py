@@ -96,7 +96,7 @@ def model_rows() -> tuple[list[Row], dict[float, float]]:
 def precision(device: torch.device, compile_model: bool) -> str:
     """What the batched mode's fast path amounts to on ``device``."""
     if device.type != "cuda":
-        return "fp32 (bf16 autocast and channels_last are CUDA-only in amoc.train)"
+        return "fp32 + channels_last (bf16 autocast is CUDA-only in amoc.train)"
     return "bf16 autocast + channels_last" + (" + torch.compile" if compile_model else "")
 
 

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EvalConfig.from_dict(parse_json_arg(args.eval_config, "--eval-config"))
     payload = read_checkpoint(args.model, "amoc-model")
     device = resolve_device(cfg.device)
-    model = rebuild_model(payload, args.model).to(device)
+    model = rebuild_model(payload, args.model).to(device, memory_format=torch.channels_last)
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     split = read_split(args.split)

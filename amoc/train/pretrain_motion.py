@@ -117,7 +117,8 @@ class Pretrain:
                  device: torch.device) -> None:
         self.width, self.colour, self.cfg, self.device = width, colour, cfg, device
         torch.manual_seed(cfg.seed)
-        self.net = MotionNet(width).to(device)
+        # channels_last: 15% less time per step on one CPU core (width 0.125), as in training
+        self.net = MotionNet(width).to(device, memory_format=torch.channels_last)
         self.preprocess = Preprocess(colour).to(device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
         self.rng = np.random.default_rng(cfg.seed)
@@ -162,7 +163,7 @@ class Pretrain:
         flips = self.rng.random(c.batch_pairs) < (0.5 if c.flip else 0.0)
         pairs, target = load_batch(frames, flow, batch, self.preprocess, self.device, shifts,
                                    flips)
-        loss = multiscale_motion_loss(*self.net(pairs), target).total
+        loss = multiscale_motion_loss(*self.net(pairs), target, flow_scale=c.flow_scale).total
         descend(self.net, self.optimizer, loss, grad_clip=0)
         self.iteration += 1
         return float(loss.detach())

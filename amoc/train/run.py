@@ -103,7 +103,7 @@ class Run:
         self.model_config, self.tcfg, self.device = model_config, tcfg, device
         torch.manual_seed(tcfg.seed)
         self.model = build().to(device)
-        if device.type == "cuda" and tcfg.channels_last:
+        if tcfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model.parameters(), tcfg.optimizer, tcfg.lr,
                                         tcfg.momentum)
