@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,103 @@ def test_a_flow_plugin_that_does_not_import_fails_at_dag_build() -> None:
     config["flow_methods"] = ["lk", "mine=missing_pkg_xyz:flow"]
     with pytest.raises(ConfigError, match="flow method 'mine'.*missing_pkg_xyz"):
         validate_config(config)
+
+
+C3D = {"class": "examples.c3d_tiny:C3dTiny", "embedding": 8, "filters": [4]}
+
+
+def _train_and_evaluate(root: Path, model: dict, variant: str = "mine") -> Path:
+    from test_train_toy import build_toy
+
+    from amoc.eval.evaluate import main as evaluate_main
+    from amoc.train.run import main as train_main
+
+    toy = build_toy(root)
+    common = ["--cache", str(toy["cache"]), "--split", str(toy["split"])]
+    ckpt, rows = root / "m.pt", root / "rows.parquet"
+    train = {"mode": "batched", "batch_pairs": 2, "seq_len": 4, "epochs": 1, "seed": 1}
+    assert train_main([*common, "--model-config", json.dumps(model),
+                       "--train-config", json.dumps(train), "--out", str(ckpt)]) == 0
+    assert evaluate_main(["--model", str(ckpt), *common, "--out", str(rows), "--dataset", "toy",
+                          "--variant", variant,
+                          "--eval-config", json.dumps({"test_lengths": [1, 4]})]) == 0
+    return rows
+
+
+def test_a_rank_5_conv3d_plugin_trains_and_evaluates_on_cpu(tmp_path: Path) -> None:
+    from amoc.report.results import CMC_COLUMNS, read_rows
+
+    # train.channels_last is on (the default): the plug-in's own memory format must win
+    rows = read_rows([_train_and_evaluate(tmp_path, C3D, "c3d")])
+    assert rows["test_length"].tolist() == [1, 4] and (rows["variant"] == "c3d").all()
+    assert rows[list(CMC_COLUMNS)].notna().all().all() and (rows["n_query"] == 3).all()
+
+
+def test_a_memory_format_the_weights_cannot_take_names_class_and_step() -> None:
+    from amoc.plugins.model import prepare_model
+    from examples.c3d_tiny import C3dTiny
+
+    class Wrong(C3dTiny):
+        memory_format = "channels_last"
+
+    config, _ = model_builder(C3D, 3)
+    with pytest.raises(ConfigError, match=r"training: model 'examples.c3d_tiny:C3dTiny' cannot "
+                                          r"be converted.*memory_format"):
+        prepare_model(Wrong(num_classes=3, filters=[4]), config, torch.device("cpu"),
+                      step="training")
+    Wrong.memory_format = "nchw"
+    with pytest.raises(ConfigError, match=r"memory_format = 'nchw' is not one of"):
+        prepare_model(Wrong(num_classes=3, filters=[4]), config, torch.device("cpu"),
+                      step="training")
+
+
+ODD = GOOD.replace("else Out(f, self.cls(f))", "else Out(f[..., None] if self.training and "
+                   "frames.shape[0] == 4 else f, self.cls(f))")  # (B, D, 1) in training at B=4
+
+
+def test_the_contract_is_checked_on_the_real_batch_in_train_mode(tmp_path, monkeypatch) -> None:
+    from amoc.plugins.model import prepare_model
+
+    name = user_module(tmp_path, monkeypatch, ODD)
+    config, build = model_builder({"class": f"{name}:Net"}, num_classes=3)
+    check_outputs(build(), config, seq_len=4, device=torch.device("cpu"))  # batch 2 passes
+    with pytest.raises(ConfigError, match=rf"'{name}:Net'.*training, train mode: \.features "
+                                          r"must have shape \(4, D\).*\(4, 8, 1\)"):
+        prepare_model(build(), config, torch.device("cpu"), step="training", batch=4)
+
+
+def test_every_forward_call_is_shape_checked(tmp_path, monkeypatch) -> None:
+    from amoc.plugins.model import prepare_model
+
+    name = user_module(tmp_path, monkeypatch, ODD)
+    config, build = model_builder({"class": f"{name}:Net"}, num_classes=3)
+    model = prepare_model(build(), config, torch.device("cpu"), step="training", batch=2)
+    model.train()
+    assert model(torch.rand(2, 3, 3, 8, 4)).features.shape == (2, 8)
+    with pytest.raises(ConfigError, match=rf"'{name}:Net'.*training forward: \.features"):
+        model(torch.rand(4, 3, 3, 8, 4))
+
+
+def test_the_output_check_leaves_batchnorm_statistics_and_the_rng_alone() -> None:
+    config, build = model_builder(C3D, 3)
+    model = build()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = torch.random.get_rng_state()
+    check_outputs(model, config, seq_len=3, device=torch.device("cpu"), batch=4)
+    assert torch.equal(state, torch.random.get_rng_state())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+NAN = GOOD.replace("        return (f, self.cls(f))",
+                   "        if not self.training:\n            f = f * float('nan')\n"
+                   "        return (f, self.cls(f))")
+
+
+def test_nan_features_at_evaluation_name_the_variant_and_class(tmp_path, monkeypatch) -> None:
+    from amoc.errors import AmocError
+
+    name = user_module(tmp_path, monkeypatch, NAN)
+    with pytest.raises(AmocError, match=rf"variant 'nanny' \(class '{name}:Net'\): evaluation at "
+                                        r"test length 1 gave NaN"):
+        _train_and_evaluate(tmp_path, {"class": f"{name}:Net"}, "nanny")

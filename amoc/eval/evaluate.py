@@ -25,9 +25,10 @@ from torch import nn
 from amoc.cli import run_command
 from amoc.config import EvalConfig
 from amoc.data.cache import FrameCache
+from amoc.errors import AmocError
 from amoc.eval.features import extract_features, tta_distmat
 from amoc.eval.metrics import evaluate_detailed
-from amoc.plugins.model import rebuild_model
+from amoc.plugins.model import inference_model, model_label
 from amoc.provenance import code_version, config_hash, library_versions
 from amoc.report.results import LengthMetrics, make_rows, write_rows
 from amoc.train.checkpoint import read_checkpoint
@@ -64,8 +65,12 @@ def _sequences(rows: pd.DataFrame, store: np.ndarray | None) -> list[np.ndarray]
 
 def evaluate_length(model: nn.Module, frames: np.ndarray, flow: np.ndarray | None,
                     probe: pd.DataFrame, gallery: pd.DataFrame, length: int,
-                    cfg: EvalConfig, device: torch.device) -> LengthMetrics:
-    """CMC/mAP of one test length, TTA distances averaged."""
+                    cfg: EvalConfig, device: torch.device, label: str = "model") -> LengthMetrics:
+    """CMC/mAP of one test length, TTA distances averaged.
+
+    Raises:
+        AmocError: a feature is NaN or infinite (naming ``label``, the variant or class).
+    """
     started = time.perf_counter()
     common = {"test_length": length, "tta": cfg.tta, "device": device,
               "translate": cfg.translate, "batch_size": cfg.batch_size}
@@ -73,6 +78,10 @@ def evaluate_length(model: nn.Module, frames: np.ndarray, flow: np.ndarray | Non
                           take=cfg.probe_frames, **common)
     gf = extract_features(model, _sequences(gallery, frames), _sequences(gallery, flow),
                           take=cfg.gallery_frames, **common)
+    for side, feats in (("probe", qf), ("gallery", gf)):
+        if not torch.isfinite(feats).all():
+            raise AmocError(f"{label}: evaluation at test length {length} gave NaN or infinite "
+                            f"{side} features; the model diverged or its forward() is broken")
     ids = [rows[col].to_numpy(copy=True) for col in ("pid", "camid") for rows in (probe, gallery)]
     result = evaluate_detailed(tta_distmat(qf, gf), *ids, max_rank=20, protocol=cfg.protocol)
     cmc, mean_ap = result.cmc, result.mAP
@@ -104,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EvalConfig.from_dict(parse_json_arg(args.eval_config, "--eval-config"))
     payload = read_checkpoint(args.model, "amoc-model")
     device = resolve_device(cfg.device)
-    model = rebuild_model(payload, args.model).to(device, memory_format=torch.channels_last)
+    model = inference_model(payload, args.model, device, batch=cfg.batch_size,
+                            seq_len=max(2, min(cfg.test_lengths)))
+    label = model_label(payload["model_config"], args.variant)
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     split = read_split(args.split)
     probe, gallery = probe_gallery(cache.index, split["test_pids"], cfg.protocol)
     log.info("%s: %d probes, %d gallery sequences", args.dataset, len(probe), len(gallery))
     per_length = {length: evaluate_length(model, cache.frames, flow, probe, gallery, length,
-                                          cfg, device) for length in cfg.test_lengths}
+                                          cfg, device, label) for length in cfg.test_lengths}
     rows = make_rows(
         experiment=args.experiment, dataset=args.dataset,
         variant=args.variant or payload["model_config"].get("variant", "plugin"),

@@ -26,7 +26,7 @@ from amoc.config import EvalConfig
 from amoc.data.cache import FrameCache
 from amoc.eval.evaluate import _sequences, probe_gallery
 from amoc.eval.features import extract_features, tta_distmat
-from amoc.plugins.model import rebuild_model
+from amoc.plugins.model import inference_model
 from amoc.report.figures import save_figure
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.inputs import needs_offline_flow, open_flow, parse_json_arg, read_split
@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = EvalConfig.from_dict(parse_json_arg(args.eval_config, "--eval-config"))
     payload = read_checkpoint(args.model, "amoc-model")
-    model = rebuild_model(payload, args.model)
+    model = inference_model(payload, args.model, torch.device("cpu"), batch=cfg.batch_size,
+                            seq_len=max(2, min(cfg.test_lengths)))
     cache = FrameCache(args.cache)
     flow = open_flow(cache, args.flow_store, needs_offline_flow(payload["model_config"]))
     probe, gallery = probe_gallery(cache.index, read_split(args.split)["test_pids"], cfg.protocol)

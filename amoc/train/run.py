@@ -32,8 +32,7 @@ from amoc.config import TrainConfig
 from amoc.data.cache import FrameCache
 from amoc.errors import AmocError, CheckpointError, ConfigError
 from amoc.models import ModelConfig
-from amoc.plugins import is_plugin
-from amoc.plugins.model import check_outputs, model_builder
+from amoc.plugins.model import model_builder, prepare_model
 from amoc.train.checkpoint import (
     check_config,
     read_checkpoint,
@@ -102,9 +101,9 @@ class Run:
                  device: torch.device) -> None:
         self.model_config, self.tcfg, self.device = model_config, tcfg, device
         torch.manual_seed(tcfg.seed)
-        self.model = build().to(device)
-        if tcfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = prepare_model(build(), model_config, device, step="training",
+                                   channels_last=tcfg.channels_last, seq_len=tcfg.seq_len,
+                                   batch=2 * tcfg.pairs_per_step)
         self.optimizer = make_optimizer(self.model.parameters(), tcfg.optimizer, tcfg.lr,
                                         tcfg.momentum)
         self.rng = np.random.default_rng(tcfg.seed)
@@ -190,8 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(tcfg.device)
     enable_cudnn_autotune(device)
     run = Run(model_config, build, tcfg, device)
-    if is_plugin(model_config):
-        check_outputs(run.model, model_config, tcfg.seq_len, device)
 
     def start() -> None:
         if args.motion_init:
