@@ -229,8 +229,10 @@ def test_nan_flow_store_stops_the_train_cli(toy: dict, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fault", ["other_config", "corrupt"])
-def test_bad_partial_checkpoint_stops_the_train_cli(toy: dict, tmp_path: Path,
-                                                     fault: str) -> None:
+def test_bad_partial_checkpoint_is_set_aside_or_stops_the_train_cli(toy: dict, tmp_path: Path,
+                                                                     fault: str) -> None:
+    """A partial of another config is set aside (kept, renamed, with a warning) and training
+    starts afresh; a corrupt one stops the job naming it (nothing silently discarded)."""
     partial = tmp_path / "m.pt.partial"
     _save_model(partial, embedding=16)
     if fault == "corrupt":
@@ -240,11 +242,13 @@ def test_bad_partial_checkpoint_stops_the_train_cli(toy: dict, tmp_path: Path,
                       "--train-config", json.dumps({"epochs": 2, "seq_len": 4,
                                                     "device": "cpu"}),
                       "--out", tmp_path / "m.pt")
-    stderr = user_error(result)
-    assert str(partial) in stderr
     if fault == "other_config":
-        assert "embedding: checkpoint 16 != requested 8" in stderr
-        assert "delete the checkpoint or use the matching config" in stderr
-    else:
-        assert "unreadable checkpoint" in stderr and "delete it and retrain" in stderr
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"set aside {partial}" in result.stderr
+        assert "embedding: checkpoint 16 != requested 8" in result.stderr
+        assert len(list(tmp_path.glob("m.pt.partial.stale-*"))) == 2
+        assert not partial.exists() and (tmp_path / "m.pt").exists()
+        return
+    stderr = user_error(result)
+    assert f"{partial}: checkpoint is corrupt" in stderr and "delete" in stderr
     assert partial.exists() and not (tmp_path / "m.pt").exists()  # nothing silently discarded

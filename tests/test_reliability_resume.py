@@ -66,7 +66,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     proc = subprocess.Popen(cmds["k"], env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     others = start_all([cmds["a"], cmds["b"]])
-    saw_partial = wait_for(killed.is_file, timeout=180, proc=proc)
+    # its checksum is written just after it: wait for both, so the kill leaves a usable partial
+    saw_partial = wait_for(Path(f"{killed}.sha256").is_file, timeout=180, proc=proc)
     kill_group(proc)
     kill = {"saw_partial": saw_partial, "returncode": proc.returncode,
             "final_existed": models["k"].exists(),

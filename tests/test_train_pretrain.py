@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from test_train_toy import build_toy
 
-from amoc.errors import CheckpointError
+from amoc.atomic import move_checksummed
 from amoc.train import pretrain_motion
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.pretrain_motion import main, pretrain_lr
@@ -52,7 +51,7 @@ def test_pretrain_writes_motion_checkpoint_and_epe(toy: dict, tmp_path: Path) ->
 def test_pretrain_resume_is_bit_identical(toy: dict, tmp_path: Path) -> None:
     _pretrain(toy, tmp_path / "full.pt")
     _pretrain(toy, tmp_path / "half.pt", iterations=2)
-    shutil.move(tmp_path / "half.pt", tmp_path / "resumed.pt.partial")
+    move_checksummed(tmp_path / "half.pt", tmp_path / "resumed.pt.partial")
     _pretrain(toy, tmp_path / "resumed.pt")
     a = read_checkpoint(tmp_path / "full.pt", "motion-net")["model_state"]
     b = read_checkpoint(tmp_path / "resumed.pt", "motion-net")["model_state"]
@@ -95,8 +94,13 @@ def test_pretrain_resumes_from_the_partial_it_wrote_mid_run(
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
 
 
-def test_pretrain_partial_of_another_width_is_refused(toy: dict, tmp_path: Path) -> None:
+def test_pretrain_partial_of_another_width_is_set_aside(toy: dict, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     _pretrain(toy, tmp_path / "half.pt", iterations=2)
-    shutil.move(tmp_path / "half.pt", tmp_path / "m.pt.partial")
-    with pytest.raises(CheckpointError, match="width"):
+    move_checksummed(tmp_path / "half.pt", tmp_path / "m.pt.partial")
+    with caplog.at_level("WARNING", logger="amoc.train.checkpoint"):
         _pretrain(toy, tmp_path / "m.pt", width=0.25)
+    assert "width: checkpoint 0.125 != requested 0.25" in caplog.text
+    assert [p.name.split("-")[0] for p in tmp_path.glob("m.pt.partial.stale-*")] == [
+        "m.pt.partial.stale", "m.pt.partial.stale"]  # the partial and its checksum
+    assert read_checkpoint(tmp_path / "m.pt", "motion-net")["model_config"]["width"] == 0.25

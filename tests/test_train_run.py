@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
 from pathlib import Path
 
 import pytest
 import torch
 from test_train_toy import build_toy, tiny_model_config
 
+from amoc.atomic import move_checksummed
 from amoc.errors import CheckpointError, ConfigError
 from amoc.models import MotionNet
 from amoc.train.checkpoint import load_model, read_checkpoint, save_checkpoint
@@ -37,7 +38,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(toy: dict, tmp_path: Pa
     _train(toy, full)
     # "interrupt" after epoch 1: a 1-epoch run's checkpoint becomes the partial of a 2-epoch run
     _train(toy, tmp_path / "one.pt", epochs=1)
-    shutil.move(tmp_path / "one.pt", tmp_path / "resumed.pt.partial")
+    move_checksummed(tmp_path / "one.pt", tmp_path / "resumed.pt.partial")
     _train(toy, tmp_path / "resumed.pt")
     assert not (tmp_path / "resumed.pt.partial").exists()
     a = read_checkpoint(full, "amoc-model")
@@ -65,11 +66,15 @@ def test_checkpoint_is_self_describing(toy: dict, tmp_path: Path) -> None:
     assert len(metrics["epochs"]) == 1 and metrics["pairs_per_epoch"] == 6
 
 
-def test_partial_from_another_model_config_is_refused(toy: dict, tmp_path: Path) -> None:
+def test_partial_from_another_model_config_is_set_aside(toy: dict, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     _train(toy, tmp_path / "one.pt", epochs=1)
-    shutil.move(tmp_path / "one.pt", tmp_path / "other.pt.partial")
-    with pytest.raises(CheckpointError, match=r"other\.pt\.partial.*embedding: checkpoint 16"):
+    move_checksummed(tmp_path / "one.pt", tmp_path / "other.pt.partial")
+    with caplog.at_level("WARNING", logger="amoc.train.checkpoint"):
         _train(toy, tmp_path / "other.pt", model=tiny_model_config(3, embedding=8))
+    assert re.search(r"set aside .*other\.pt\.partial.*embedding: checkpoint 16", caplog.text)
+    assert len(list(tmp_path.glob("other.pt.partial.stale-*"))) == 2  # kept, with its checksum
+    assert read_checkpoint(tmp_path / "other.pt", "amoc-model")["model_config"]["embedding"] == 8
 
 
 def test_num_classes_must_match_the_split(toy: dict, tmp_path: Path) -> None:

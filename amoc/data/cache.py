@@ -164,6 +164,9 @@ def build_cache(index: pd.DataFrame, out_dir: str | os.PathLike, threads: int = 
     _check_space(out_dir.parent, int(index["n_frames"].sum()) * int(np.prod(FRAME_SHAPE)))
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the cache must be readable like any folder
     try:
         meta = _write_contents(index, tmp, max(1, threads))
         _swap_in(tmp, out_dir)

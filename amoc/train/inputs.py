@@ -43,7 +43,10 @@ def parse_json_arg(text: str, flag: str) -> dict[str, Any]:
 
 
 def read_split(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a split file and check it has integer train and test person lists."""
+    """Load a split file and check it has disjoint, non-empty integer train and test person lists.
+
+    A hand-edited split whose test persons were also trained on would inflate every metric.
+    """
     path = Path(path)
     try:
         split = json.loads(path.read_text())
@@ -52,6 +55,13 @@ def read_split(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("train_pids", "test_pids"):
         if not isinstance(split.get(key), list) or not split[key]:
             raise DatasetError(f"{path}: '{key}' missing or empty; rerun amoc.data.splits")
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in split[key]):
+            raise DatasetError(f"{path}: '{key}' must hold integer person ids; rerun "
+                               "amoc.data.splits")
+    overlap = sorted(set(split["train_pids"]) & set(split["test_pids"]))
+    if overlap:
+        raise DatasetError(f"{path}: {len(overlap)} person(s) are both training and test persons "
+                           f"(e.g. {overlap[:5]}); delete the file and rerun amoc.data.splits")
     return split
 
 

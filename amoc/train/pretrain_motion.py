@@ -35,6 +35,7 @@ from amoc.models import MotionNet, Preprocess, frame_pairs
 from amoc.models.config import COLOURS
 from amoc.train.augment import augment
 from amoc.train.checkpoint import (
+    StaleCheckpointError,
     check_config,
     read_checkpoint,
     restore_rng_states,
@@ -43,11 +44,14 @@ from amoc.train.checkpoint import (
     train_resumably,
 )
 from amoc.train.clips import gather_clips, gather_flow, to_unit_float
+from amoc.train.guard import check_pretrained_net, check_pretraining_loss
 from amoc.train.inputs import open_flow, parse_json_arg, read_split, resolve_device
 from amoc.train.loop import descend
 
 log = logging.getLogger(__name__)
 
+# Keys that may change between an interrupted run and its resumption: the schedule does not
+# depend on ``iterations`` (a partial already past it is stale), the others change no number.
 RESUMABLE_CHANGES = frozenset({"iterations", "checkpoint_every", "device"})
 EPE_BATCH = 64
 CURVE_POINTS = 10  # loss and held-out EPE are logged this many times over a run
@@ -139,11 +143,19 @@ class Pretrain:
         return {"width": self.width, "colour": self.colour}
 
     def resume(self, path: Path) -> None:
-        """Restore a partial checkpoint after checking width and config."""
+        """Restore a partial checkpoint after checking width and config.
+
+        Raises:
+            StaleCheckpointError: another width, colour or pretrain config, or a partial
+            already past ``iterations`` (the caller sets it aside).
+        """
         payload = read_checkpoint(path, "motion-net")
         check_config(path, "motion net config", payload["model_config"], self.model_config)
         check_config(path, "pretrain config", payload["pretrain_config"], self.cfg.to_dict(),
                      ignore=RESUMABLE_CHANGES)
+        if payload["iteration"] > self.cfg.iterations:
+            raise StaleCheckpointError(f"{path}: at iteration {payload['iteration']}, past "
+                                       f"pretrain.iterations = {self.cfg.iterations}")
         self.net.load_state_dict(payload["model_state"])
         self.optimizer.load_state_dict(payload["optimizer"])
         restore_rng_states(payload["rng"], self.rng)
@@ -178,6 +190,7 @@ def run_pretrain(state: Pretrain, frames: np.ndarray, flow: np.ndarray, rows: np
     started, losses = time.perf_counter(), []
     while state.iteration < c.iterations:
         losses.append(state.step(frames, flow, rows))
+        check_pretraining_loss(losses[-1], state.iteration, c.lr)
         if state.iteration % log_every == 0 or state.iteration == c.iterations:
             state.train_seconds += time.perf_counter() - started
             epe = heldout_epe(state.net, frames, flow, held, state.preprocess,
@@ -221,16 +234,19 @@ def main(argv: list[str] | None = None) -> int:
         epe, zero = heldout_epe(state.net, cache.frames, flow, held, state.preprocess,
                                 state.device)
         log.info("held-out EPE %.3f px vs zero-flow EPE %.3f px (%d pairs)", epe, zero, len(held))
+        check_pretrained_net(epe, zero, cfg.lr)
         heldout.update(heldout_epe=epe, zero_flow_epe=zero, heldout_pairs=len(held))
         return heldout
 
+    def write_curves() -> None:
+        if args.log_json:
+            write_json_atomic(args.log_json, {
+                "history": state.history, **heldout, "train_pairs": len(rows),
+                "train_seconds": state.train_seconds, "pretrain_config": cfg.to_dict()})
+
     train_resumably(state, args.out,
                     lambda partial: run_pretrain(state, cache.frames, flow, rows, held, partial),
-                    finish=finish)
-    if args.log_json:
-        write_json_atomic(args.log_json, {
-            "history": state.history, **heldout, "train_pairs": len(rows),
-            "train_seconds": state.train_seconds, "pretrain_config": cfg.to_dict()})
+                    finish=finish, write_outputs=write_curves)
     return 0
 
 
