@@ -227,6 +227,11 @@ class TrainConfig(RunConfig):
     on MARS (N = 625) is about 4x iLIDS-VID's (N = 150), so 2000 of them would take about 8x
     iLIDS-VID's time, not half. A fixed ``pairs_per_epoch`` (e.g. 300 on every dataset) gives
     every dataset epochs of the same cost instead.
+
+    ``freeze_motion`` keeps a pre-trained motion net fixed (an ablation: end-to-end AMOC with
+    its motion net not fine-tuned). ``milestones`` > 0 records the rank-1 of the split's test
+    persons after that many log-spaced epochs, the last being ``epochs``
+    (``amoc.train.milestones``): learning curves, never used to pick an epoch.
     """
 
     mode: str = rule_field("paper", choice("paper", "batched"))
@@ -248,6 +253,8 @@ class TrainConfig(RunConfig):
     channels_last: bool = rule_field(True, boolean)
     compile: bool = rule_field(False, boolean)
     pairs_per_epoch: int | None = rule_field(None, Optional(number(2, 10_000_000, integer=True)))
+    freeze_motion: bool = rule_field(False, boolean)
+    milestones: int = rule_field(0, number(0, 100, integer=True))
 
     @property
     def pairs_per_step(self) -> int:

@@ -25,7 +25,8 @@ import yaml
 
 from amoc.config import EvalConfig, PretrainConfig, TrainConfig
 from amoc.errors import ConfigError
-from amoc.models.config import ModelConfig
+from amoc.flow.truth import GROUND_TRUTH
+from amoc.models.config import ModelConfig, canonical_fusion
 from amoc.plugins import is_plugin, load_object, model_spec, parse_flow_methods, source_fingerprint
 from amoc.provenance import config_hash
 
@@ -41,9 +42,34 @@ PRETRAIN_PERSONS = ("train", "all")  # the first is the default
 PLACEHOLDER_CLASSES = 2
 
 
+@dataclass(frozen=True, order=True)
+class Training:
+    """One training of a model: a split and a seed replicate (the unit of replication).
+
+    Replicate r trains with seed = the config's seed + r. Its files are named ``split{k}``
+    for r = 0 (so a one-seed run keeps its paths) and ``split{k}_rep{r}`` otherwise.
+    """
+
+    split: int
+    replicate: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"split{self.split}" + (f"_rep{self.replicate}" if self.replicate else "")
+
+    @classmethod
+    def parse(cls, name: str) -> Training:
+        """The inverse of ``name`` (the workflow's ``{training}`` wildcard)."""
+        split, _, rep = name.removeprefix("split").partition("_rep")
+        return cls(int(split), int(rep or 0))
+
+
+TRAINING_PATTERN = r"split\d+(?:_rep[1-9]\d*)?"
+
+
 @dataclass(frozen=True)
 class TrainJob:
-    """One model to train on each of `splits` splits of `dataset`."""
+    """One model to train on each (split, seed replicate) of `dataset` its cells need."""
 
     dataset: str
     train_hash: str
@@ -74,6 +100,12 @@ class Member:
     train_hash: str
     eval_hash: str
     splits: int
+    seeds: int = 1
+
+    @property
+    def trainings(self) -> list[Training]:
+        """Every (split, replicate) this cell averages over: splits x seeds trainings."""
+        return [Training(k, r) for k in range(self.splits) for r in range(self.seeds)]
 
 
 @dataclass(frozen=True)
@@ -165,7 +197,14 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
             resolve_cell(resolved, dataset_epochs(config, ds, resolved["train"]), seed,
                          f"{source}: experiments/{name} variant '{variant}' on '{ds}'")
         flow = resolved["flow"]
-        if flow is not None and flow not in parse_flow_methods(config["flow_methods"]):
+        synthetic = all(config["datasets"][ds]["source"] == "synthwalk" for ds in exp["datasets"])
+        if flow == GROUND_TRUTH and not synthetic:
+            raise ConfigError(
+                f"{source}: experiments/{name}/{variant} uses flow '{GROUND_TRUTH}' (synthwalk's "
+                f"exact flow) on a dataset without it ({exp['datasets']})"
+            )
+        if flow not in (None, GROUND_TRUTH) and flow not in parse_flow_methods(
+                config["flow_methods"]):
             raise ConfigError(
                 f"{source}: experiments/{name}/{variant} uses flow '{flow}', not in "
                 f"flow_methods {config['flow_methods']}"
@@ -258,9 +297,12 @@ def resolve_cell(spec: dict, train: dict, seed: int, where: str) -> dict:
     """The resolved model, train (with the seed) and eval settings of one experiment cell.
 
     A plug-in model's keys are its class's own keywords: kept as written (no AMOC defaults).
+    An AMOC fusion at tanhN that is the same function as at poolN is resolved to poolN, so the
+    two cells share one trained model (``amoc.models.config.canonical_fusion``).
     """
     model = (copy.deepcopy(spec["model"]) if is_plugin(spec["model"]) else
-             resolved("model", spec["model"], where, num_classes=PLACEHOLDER_CLASSES))
+             canonical_fusion(resolved("model", spec["model"], where,
+                                       num_classes=PLACEHOLDER_CLASSES)))
     return {"model": model,
             "train": resolved("train", train, where, seed=seed),
             "eval": resolved("eval", spec["eval"], where)}
@@ -290,7 +332,8 @@ def plan(config: dict) -> Plan:
                 eval_jobs.setdefault((train_hash, eval_hash), EvalJob(
                     dataset, train_hash, eval_hash, cell["eval"]))
                 members.append(Member(exp_name, exp["kind"], dataset, variant, train_hash,
-                                      eval_hash, int(exp.get("splits", 1))))
+                                      eval_hash, int(exp.get("splits", 1)),
+                                      int(exp.get("seeds", 1))))
     return Plan(train_jobs, eval_jobs, members)
 
 
@@ -344,6 +387,6 @@ def flow_error_nets(config: dict, plan_: Plan, dataset: str) -> dict[str, Pretra
     return nets
 
 
-def max_splits(plan_: Plan, train_hash: str) -> int:
-    """How many splits a trained model is needed on (the largest over the cells it fills)."""
-    return max(m.splits for m in plan_.members if m.train_hash == train_hash)
+def trainings_of(plan_: Plan, train_hash: str) -> list[Training]:
+    """Every (split, replicate) a model is trained on: the union over the cells it fills."""
+    return sorted({t for m in plan_.members if m.train_hash == train_hash for t in m.trainings})

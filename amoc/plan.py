@@ -27,10 +27,10 @@ from amoc.experiments import (
     flow_error_nets,
     headline_variant,
     load_config,
-    max_splits,
     plan,
     pretrain_persons,
     pretrain_source,
+    trainings_of,
     validate_config,
 )
 
@@ -101,7 +101,7 @@ def _pretrain_keys(config: dict, p: Plan) -> set[PretrainKey]:
     keys = {(pretrain_source(config, j.dataset)["dataset"], j.flow, j.model["motion_width"],
              j.model["colour"], pretrain_persons(config, j.dataset, k))
             for h, j in p.train_jobs.items() if j.model.get("variant") == "amoc"
-            for k in range(max_splits(p, h))}
+            for k in {t.split for t in trainings_of(p, h)}}
     for dataset in _synthetic(config, p):
         keys |= set(flow_error_nets(config, p, dataset).values())
     return keys
@@ -113,12 +113,11 @@ def _synthetic(config: dict, p: Plan) -> set[str]:
 
 
 def _eval_splits(p: Plan) -> Counter:
-    """(train_hash, eval_hash) -> splits evaluated (the largest over the cells it fills)."""
-    evals: Counter = Counter()
+    """(train_hash, eval_hash) -> trainings evaluated (the union over the cells it fills)."""
+    evals: dict = {}
     for m in p.members:
-        key = (m.train_hash, m.eval_hash)
-        evals[key] = max(evals[key], m.splits)
-    return evals
+        evals.setdefault((m.train_hash, m.eval_hash), set()).update(m.trainings)
+    return Counter({key: len(trainings) for key, trainings in evals.items()})
 
 
 def ranked_models(config: dict, p: Plan) -> set[tuple[str, str, str]]:
@@ -151,7 +150,7 @@ def job_counts(config: dict, p: Plan) -> dict[str, int]:
         "index": len(used), "cache": len(used), "split": sum(splits.values()),
         "flow": len(flows),
         "pretrain_motion": len(_pretrain_keys(config, p)),
-        "train": sum(max_splits(p, h) for h in p.train_jobs),
+        "train": sum(len(trainings_of(p, h)) for h in p.train_jobs),
         "evaluate": sum(_eval_splits(p).values()),
         "fig5": len(_fig5_flows(p)), "collect": len(config["experiments"]),
         "table": sum(e["kind"].startswith("table") for e in exps),
@@ -205,7 +204,7 @@ def gpu_jobs(config: dict, p: Plan, rates: Rates) -> list[GpuJob]:
         t = job.train
         detail = (f"{t.get('epochs', 1000)} epochs x {2 * n_train} pairs x T={t.get('seq_len', 16)}"
                   f", {t.get('mode', 'paper')} mode")
-        groups["train", job.dataset, seconds, rate, detail] += max_splits(p, h)
+        groups["train", job.dataset, seconds, rate, detail] += len(trainings_of(p, h))
     for key, n in _eval_splits(p).items():
         job = p.eval_jobs[key]
         _, n_test, mean_len = dataset_size(config, job.dataset)

@@ -66,7 +66,8 @@ class AmocNet(nn.Module):
             extra = FLOW_CHANNELS if spec.flow_source == "offline" else 0
             self.encoder = SpatialNet(RGB_CHANNELS + extra, **common)
             in_dim = cfg.fc_dim
-        self.rnn = RecurrentAccumulator(in_dim, cfg.embedding, cfg.recurrent_dropout)
+        self.rnn = RecurrentAccumulator(in_dim, cfg.embedding, cfg.recurrent_dropout,
+                                       cfg.recurrence)
         self.pool = POOLINGS[cfg.pooling]
         self.classifier = nn.Linear(cfg.embedding, cfg.num_classes, bias=False)  # S of Eq. 8
 

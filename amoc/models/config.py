@@ -15,6 +15,7 @@ from amoc.config import (
     IntList,
     Optional,
     RunConfig,
+    boolean,
     build,
     check_fields,
     choice,
@@ -30,6 +31,11 @@ FUSION_NAMES: tuple[str, ...] = ("concat", "sum", "max")
 STAGE_NAMES: tuple[str, ...] = ("tanh1", "pool1", "tanh2", "pool2", "tanh3", "pool3", "fc")
 POOLING_NAMES: tuple[str, ...] = ("avg", "max")
 COLOURS: tuple[str, ...] = ("rgb", "yuv")
+# Fusions that commute with max-pooling: fusing at tanhN then pooling is the same function, with
+# the same parameters and initialisation, as pooling each stream then fusing at poolN (channel
+# concatenation and the element-wise maximum both commute with a per-channel window maximum;
+# a sum does not). Such a cell is trained once, under its pool name.
+POOL_COMMUTING_FUSIONS: tuple[str, ...] = ("concat", "max")
 SPATIAL_STRIDES = number(1, 2, integer=True)
 PROBABILITY = number(0, 1, hi_open=True)
 
@@ -55,6 +61,8 @@ class ModelConfig(RunConfig):
             variant's own ("rgb" for AMOC, Sec. III-B2; "yuv" for the rcn baseline).
         dropout: before the spatial FC layer (baseline 0.6).
         recurrent_dropout: on r(t-1) (baseline-style; 0 = the paper's Eq. 4).
+        recurrence: False drops N r(t-1) from Eq. 4 (o(t) = M f(t)): temporal pooling of
+            per-frame features, the ablation that asks what the RNN adds.
     """
 
     num_classes: int = field(metadata={"rule": number(1, 10_000_000, integer=True)})
@@ -70,6 +78,7 @@ class ModelConfig(RunConfig):
     colour: str | None = rule_field(None, Optional(choice(*COLOURS)))
     dropout: float = rule_field(0.6, PROBABILITY)
     recurrent_dropout: float = rule_field(0.0, PROBABILITY)
+    recurrence: bool = rule_field(True, boolean)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -89,3 +98,15 @@ class ModelConfig(RunConfig):
         if "num_classes" not in (values or {}):
             raise ConfigError("ModelConfig.num_classes is required (number of training ids)")
         return build(cls, values)
+
+
+def canonical_fusion(model: dict[str, Any]) -> dict[str, Any]:
+    """The same model with a tanhN fusion point renamed poolN where both are one function.
+
+    See POOL_COMMUTING_FUSIONS; other values are returned unchanged (a copy).
+    """
+    out = dict(model)
+    layer = out.get("fusion_layer", "")
+    if out.get("fusion") in POOL_COMMUTING_FUSIONS and layer.startswith("tanh"):
+        out["fusion_layer"] = "pool" + layer.removeprefix("tanh")
+    return out

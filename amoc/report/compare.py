@@ -53,13 +53,13 @@ def _datasets(table: str, summary: pd.DataFrame) -> list[str]:
 
 
 def _ours(summary: pd.DataFrame, variant: str, dataset: str, metric: str) -> tuple:
-    """(mean %, std %, n_splits) of one cell of ours, NaN/0 when not run."""
+    """(mean %, std %, trainings) of one cell of ours, NaN/0 when not run."""
     hit = summary[(summary["variant"] == variant) & (summary["dataset"] == dataset)]
     if hit.empty:
         return math.nan, math.nan, 0
     col = metric_column(metric)
     row = hit.iloc[0]
-    return 100.0 * row[f"{col}_mean"], 100.0 * row[f"{col}_std"], int(row["n_splits"])
+    return 100.0 * row[f"{col}_mean"], 100.0 * row[f"{col}_std"], int(row["n_trainings"])
 
 
 def comparison(

@@ -2,6 +2,8 @@
 
 Every number in a table or figure comes from these Parquet files, so the schema is checked on
 every write and read: a wrong file fails loudly here instead of becoming a wrong table cell.
+Each file carries a SHA-256 sidecar (``amoc.integrity``) checked before it is decoded, and each
+row's CMC must be what its own per-query ranks give (a flipped byte cannot pass both).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from amoc.atomic import write_atomic
 from amoc.errors import AmocError
+from amoc.integrity import verify_checksum
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ QUERY_COLUMNS = ("query_pids", "first_match")
 OPTIONAL_COLUMNS = ("library_versions", *QUERY_COLUMNS)
 GROUP_KEYS = ("experiment", "dataset", "variant", "test_length", "protocol")
 SUMMARY_STATS = tuple(f"{col}_{stat}" for col in METRIC_COLUMNS for stat in ("mean", "std"))
-SUMMARY_COLUMNS = (*GROUP_KEYS, "n_splits", *SUMMARY_STATS)  # what tables and figures read
+# What tables and figures read; a training is one (split, seed).
+SUMMARY_COLUMNS = (*GROUP_KEYS, "n_trainings", "n_splits", *SUMMARY_STATS)
 
 
 class ResultsError(AmocError):
@@ -134,9 +138,37 @@ def _check_values(df: pd.DataFrame, source: str) -> None:
         raise ResultsError(f"{source}: mAP must be a fraction in [0, 1] or NaN")
     if (df["test_length"] < 1).any():
         raise ResultsError(f"{source}: test_length must be >= 1")
+    if ((df["n_query"] < 1) | (df["n_gallery"] < 1)).any():
+        raise ResultsError(f"{source}: n_query and n_gallery must be >= 1")
     for col in (c for c in QUERY_COLUMNS if c in df.columns):
         if any(len(v) != n for v, n in zip(df[col], df["n_query"], strict=True)):
             raise ResultsError(f"{source}: every '{col}' list must hold n_query values")
+    _check_counts(df, cmc, source)
+
+
+def _check_counts(df: pd.DataFrame, cmc: np.ndarray, source: str) -> None:
+    """CMC is a share of queries: cmc_k = #(first match within k) / counted queries (all of them
+    on the official protocol, those with a match on torchreid's), so on the official protocol
+    every value is a multiple of 1/n_query."""
+    official = (df["protocol"] == "official").to_numpy()
+    n_query = df["n_query"].to_numpy(dtype=float)[:, None]
+    counts = cmc[official] * n_query[official]
+    if (np.abs(counts - np.round(counts)) > 1e-6).any():
+        raise ResultsError(f"{source}: cmc_* must be multiples of 1/n_query on the official "
+                           "protocol; the file is corrupt or was not written by amoc evaluate")
+    if "first_match" not in df.columns:
+        return
+    for i, (first, protocol) in enumerate(zip(df["first_match"], df["protocol"], strict=True)):
+        if first is None:
+            continue
+        first = np.asarray(first, dtype=np.int64)
+        counted = len(first) if protocol == "official" else int((first > 0).sum())
+        hits = ((first[:, None] >= 1) & (first[:, None] <= np.arange(1, MAX_RANK + 1))).sum(0)
+        if counted == 0 or (first < 0).any() or (np.abs(hits / counted - cmc[i]) > 1e-9).any():
+            raise ResultsError(
+                f"{source}: row {i} (test length {df['test_length'].iloc[i]}): cmc_* disagree "
+                "with its first_match ranks (rank-1 must be the share of first_match == 1); the "
+                "file is corrupt or was not written by amoc evaluate")
 
 
 def validate_rows(df: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -162,34 +194,41 @@ def validate_rows(df: pd.DataFrame, source: str) -> pd.DataFrame:
 def write_rows(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Validate and write result rows as Parquet, atomically."""
     df = validate_rows(df, source=str(path))
-    write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+    write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False), checksum=True)
     log.info("wrote %d result rows to %s", len(df), path)
+
+
+def _read_parquet(path: str | os.PathLike, what: str) -> pd.DataFrame:
+    """Verify `path`'s checksum, then decode it; any decoding failure names the file."""
+    if not Path(path).is_file():
+        raise ResultsError(f"{path}: {what} not found; rerun the job that writes it")
+    verify_checksum(path, what, ResultsError)
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises many types (ArrowInvalid, UnicodeDecodeError...)
+        raise ResultsError(f"{path}: cannot read {what} ({type(err).__name__}: {err}); delete it "
+                           "and rerun the job that writes it") from err
 
 
 def read_rows(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """Read and validate result-row files; errors name the offending file."""
     if not paths:
         raise ResultsError("no result-row files given")
-    frames = []
-    for path in paths:
-        try:
-            df = pd.read_parquet(path)
-        except (OSError, ValueError) as err:
-            raise ResultsError(f"{path}: cannot read result rows ({type(err).__name__}: {err})") from err
-        frames.append(validate_rows(df, source=str(path)))
+    frames = [validate_rows(_read_parquet(path, "result rows"), source=str(path))
+              for path in paths]
     return pd.concat(frames, ignore_index=True)
 
 
 def _check_unique(df: pd.DataFrame) -> None:
-    """Two rows for the same model, split and length would silently double-count a split."""
-    keys = [*GROUP_KEYS, "split"]
+    """Two rows for the same training and length would silently double-count a training."""
+    keys = [*GROUP_KEYS, "split", "seed"]
     dup = df[df.duplicated(keys, keep=False)]
     if not dup.empty:
         first = dup.iloc[0]
         raise ResultsError(
             f"{len(dup)} duplicate result rows, e.g. "
             + ", ".join(f"{k}={first[k]}" for k in keys)
-            + "; pass each split's row file once"
+            + "; pass each training's row file once"
         )
 
 
@@ -198,10 +237,11 @@ def _join_unique(values: pd.Series) -> str:
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof=1; NaN for one split) over splits of every metric.
+    """Mean and sample std (ddof=1; NaN for one training) over trainings of every metric.
 
-    One row per (experiment, dataset, variant, test_length, protocol), with `n_splits`, the split
-    ids, and the provenance of the rows it averages.
+    A training is one (split, seed). One row per (experiment, dataset, variant, test_length,
+    protocol), with `n_trainings`, `n_splits`, the split ids, and the provenance of the rows it
+    averages.
     """
     df = validate_rows(df, source="rows to aggregate")
     _check_unique(df)
@@ -209,6 +249,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     mean = groups[list(METRIC_COLUMNS)].mean().add_suffix("_mean")
     std = groups[list(METRIC_COLUMNS)].std(ddof=1).add_suffix("_std")
     info = groups.agg(
+        n_trainings=("seed", "size"),
         n_splits=("split", "nunique"),
         splits=("split", _join_unique),
         n_query=("n_query", "mean"),
@@ -225,17 +266,14 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
 def write_summary(summary: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the summary as Parquet at `path` and CSV beside it, each atomically."""
     path = Path(path)
-    write_atomic(path, lambda tmp: summary.to_parquet(tmp, index=False))
+    write_atomic(path, lambda tmp: summary.to_parquet(tmp, index=False), checksum=True)
     write_atomic(path.with_suffix(".csv"), lambda tmp: summary.to_csv(tmp, index=False))
     log.info("wrote %d summary rows to %s (+ .csv)", len(summary), path)
 
 
 def read_summary(path: str | os.PathLike) -> pd.DataFrame:
     """Read a summary written by `write_summary`; errors name the file."""
-    try:
-        summary = pd.read_parquet(path)
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{path}: cannot read the summary ({type(err).__name__}: {err})") from err
+    summary = _read_parquet(path, "the summary")
     missing = [col for col in SUMMARY_COLUMNS if col not in summary.columns]
     if missing:
         raise ResultsError(

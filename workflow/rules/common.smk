@@ -8,6 +8,8 @@ from snakemake.utils import validate
 
 from amoc.experiments import (
     SCHEMA_FILE,
+    TRAINING_PATTERN,
+    Training,
     flow_error_nets,
     headline_variant,
     plan,
@@ -52,6 +54,7 @@ wildcard_constraints:
     experiment="|".join(config["experiments"]) or "NONE",
     method="[a-z0-9_]+",
     split=r"\d+",
+    training=TRAINING_PATTERN,
     train_hash="[0-9a-f]{16}",
     eval_hash="[0-9a-f]{16}",
 
@@ -73,6 +76,16 @@ def flow_dir(dataset, method):
 def pretrain_path(source, flow, width, colour, persons):
     """Checkpoint of the motion net pre-trained on `source`'s `flow` targets."""
     return f"results/pretrain/{source}/{flow}/w{width}_{colour}/{persons}.pt"
+
+
+def split_file(dataset, training):
+    """The split JSON of a `{training}` wildcard (split k, any seed replicate)."""
+    return f"results/splits/{dataset}/split{Training.parse(training).split}.json"
+
+
+def training_seed(job, training):
+    """The seed of one training: the config's seed + its replicate number."""
+    return job.seed + Training.parse(training).replicate
 
 
 def motion_init(job, split):
@@ -101,8 +114,8 @@ def split_files(dataset, n):
 
 def eval_files(member):
     return [
-        f"results/eval/{member.dataset}/{member.train_hash}/{member.eval_hash}/split{k}.parquet"
-        for k in range(member.splits)
+        f"results/eval/{member.dataset}/{member.train_hash}/{member.eval_hash}/{t.name}.parquet"
+        for t in member.trainings
     ]
 
 
@@ -199,12 +212,12 @@ def train_inputs(wildcards):
     job = PLAN.train_jobs[wildcards.train_hash]
     inputs = {
         "cache": cache_dir(job.dataset),
-        "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
+        "split": split_file(job.dataset, wildcards.training),
     }
     if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
     if variant_spec(job).has_motion_net:
-        inputs["motion"] = motion_init(job, wildcards.split)
+        inputs["motion"] = motion_init(job, Training.parse(wildcards.training).split)
     return inputs
 
 
@@ -219,9 +232,9 @@ def optional_flag(inputs, key, flag):
 def eval_inputs(wildcards):
     job = PLAN.train_jobs[wildcards.train_hash]
     inputs = {
-        "model": f"results/models/{job.dataset}/{job.train_hash}/split{wildcards.split}.pt",
+        "model": f"results/models/{job.dataset}/{job.train_hash}/{wildcards.training}.pt",
         "cache": cache_dir(job.dataset),
-        "split": f"results/splits/{job.dataset}/split{wildcards.split}.json",
+        "split": split_file(job.dataset, wildcards.training),
     }
     if job.flow is not None and variant_spec(job).reads_offline_flow:
         inputs["flow"] = flow_dir(job.dataset, job.flow)
@@ -300,8 +313,8 @@ def curve_and_ranked_outputs():
 
 def curve_files(member):
     return [
-        f"results/curves/train/{member.dataset}/{member.train_hash}/split{k}.json"
-        for k in range(member.splits)
+        f"results/curves/train/{member.dataset}/{member.train_hash}/{t.name}.json"
+        for t in member.trainings
     ]
 
 

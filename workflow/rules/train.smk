@@ -1,16 +1,17 @@
-# Training (per dataset x resolved variant x split) and evaluation (per evaluation setting).
+# Training (per dataset x resolved variant x training = split and seed replicate) and
+# evaluation (per evaluation setting).
 
 
 rule train:
     input:
         unpack(train_inputs),
     output:
-        model="results/models/{dataset}/{train_hash}/split{split}.pt",
-        curves="results/curves/train/{dataset}/{train_hash}/split{split}.json",
+        model="results/models/{dataset}/{train_hash}/{training}.pt",
+        curves="results/curves/train/{dataset}/{train_hash}/{training}.json",
     log:
-        "results/logs/train/{dataset}_{train_hash}_split{split}.log",
+        "results/logs/train/{dataset}_{train_hash}_{training}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}_{train_hash}_split{split}.tsv"
+        "results/benchmarks/train/{dataset}_{train_hash}_{training}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -22,7 +23,7 @@ rule train:
         model=lambda w: as_json(PLAN.train_jobs[w.train_hash].model),
         train=lambda w: as_json(
             PLAN.train_jobs[w.train_hash].train
-            | {"seed": PLAN.train_jobs[w.train_hash].seed}
+            | {"seed": training_seed(PLAN.train_jobs[w.train_hash], w.training)}
         ),
         flow=lambda w, input: optional_flag(input, "flow", "--flow-store"),
         motion=lambda w, input: optional_flag(input, "motion", "--motion-init"),
@@ -36,11 +37,11 @@ rule evaluate:
     input:
         unpack(eval_inputs),
     output:
-        "results/eval/{dataset}/{train_hash}/{eval_hash}/split{split}.parquet",
+        "results/eval/{dataset}/{train_hash}/{eval_hash}/{training}.parquet",
     log:
-        "results/logs/evaluate/{dataset}_{train_hash}_{eval_hash}_split{split}.log",
+        "results/logs/evaluate/{dataset}_{train_hash}_{eval_hash}_{training}.log",
     benchmark:
-        "results/benchmarks/evaluate/{dataset}_{train_hash}_{eval_hash}_split{split}.tsv"
+        "results/benchmarks/evaluate/{dataset}_{train_hash}_{eval_hash}_{training}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
