@@ -49,6 +49,7 @@ from amoc.train.inputs import (
     resolve_device,
 )
 from amoc.train.loop import train_one_epoch
+from amoc.train.milestones import Rank1Probe, milestone_epochs
 from amoc.train.sampling import TrainSet, build_train_set, sample_epoch
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,18 @@ def load_motion_init(model: nn.Module, path: str, cfg: ModelConfig) -> None:
     log.info("motion net initialised from %s (iteration %s)", path, payload.get("iteration"))
 
 
+def freeze_motion_net(model: nn.Module) -> None:
+    """``train.freeze_motion``: the motion net keeps its pre-trained weights (no gradients).
+
+    Raises:
+        ConfigError: the model has no motion net.
+    """
+    if getattr(model, "motion_net", None) is None:
+        raise ConfigError("train.freeze_motion: this model variant has no motion network; "
+                          "set it only on end-to-end AMOC (model.variant: amoc)")
+    model.motion_net.requires_grad_(False)
+
+
 def enable_cudnn_autotune(device: torch.device) -> None:
     """Let cuDNN benchmark its kernels per input shape (fixed shapes) when training on CUDA.
 
@@ -104,8 +117,10 @@ class Run:
         self.model = prepare_model(build(), model_config, device, step="training",
                                    channels_last=tcfg.channels_last, seq_len=tcfg.seq_len,
                                    batch=2 * tcfg.pairs_per_step)
-        self.optimizer = make_optimizer(self.model.parameters(), tcfg.optimizer, tcfg.lr,
-                                        tcfg.momentum)
+        if tcfg.freeze_motion:
+            freeze_motion_net(self.model)
+        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad],
+                                        tcfg.optimizer, tcfg.lr, tcfg.momentum)
         self.rng = np.random.default_rng(tcfg.seed)
         self.epoch, self.train_seconds, self.history = 0, 0.0, []
         self.motion_init: str | None = None
@@ -134,8 +149,12 @@ class Run:
 
 
 def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
-        partial: Path) -> None:
-    """Train ``run`` from its current epoch to ``epochs``, checkpointing to ``partial``."""
+        partial: Path, after_epoch: Callable[[Run], None] | None = None) -> None:
+    """Train ``run`` from its current epoch to ``epochs``, checkpointing to ``partial``.
+
+    ``after_epoch`` runs after each epoch is recorded in ``run.history`` and before any
+    checkpoint (milestone rank-1 goes into that epoch's history entry).
+    """
     t = run.tcfg
     model = torch.compile(run.model) if t.compile else run.model
     while run.epoch < t.epochs:
@@ -146,17 +165,50 @@ def fit(run: Run, train: TrainSet, frames: np.ndarray, flow: np.ndarray | None,
                                 seq_len=t.seq_len, pairs_per_step=t.pairs_per_step,
                                 margin=t.margin, grad_clip=t.grad_clip, device=run.device,
                                 amp=t.amp, desc=f"epoch {run.epoch + 1}/{t.epochs}")
-        if not math.isfinite(stats["loss"]):
-            raise AmocError(f"epoch {run.epoch + 1}: the loss is {stats['loss']}; the inputs or "
-                            "the learning rate are broken (no model was written)")
-        run.epoch += 1
-        run.train_seconds += time.perf_counter() - started
-        run.history.append({"epoch": run.epoch, **stats})
-        log.info("epoch %d/%d: loss %.4f (contrastive %.4f, identity %.4f), %.1f frame pairs/s",
-                 run.epoch, t.epochs, stats["loss"], stats["contrastive"], stats["identity"],
-                 stats["frame_pairs_per_s"])
-        if run.epoch % t.checkpoint_every == 0 and run.epoch < t.epochs:
-            run.save(partial)
+        close_epoch(run, stats, time.perf_counter() - started, partial, after_epoch)
+
+
+def close_epoch(run: Run, stats: dict, seconds: float, partial: Path,
+                after_epoch: Callable[[Run], None] | None) -> None:
+    """Record a finished epoch (history, time), run ``after_epoch``, checkpoint when due.
+
+    Shared by ``fit`` and the lockstep trainer (amoc.train.lockstep).
+
+    Raises:
+        AmocError: a non-finite loss (nothing is recorded or written).
+    """
+    t = run.tcfg
+    if not math.isfinite(stats["loss"]):
+        raise AmocError(f"epoch {run.epoch + 1}: the loss is {stats['loss']}; the inputs or "
+                        "the learning rate are broken (no model was written)")
+    run.epoch += 1
+    run.train_seconds += seconds
+    run.history.append({"epoch": run.epoch, **stats})
+    log.info("epoch %d/%d: loss %.4f (contrastive %.4f, identity %.4f), %.1f frame pairs/s",
+             run.epoch, t.epochs, stats["loss"], stats["contrastive"], stats["identity"],
+             stats["frame_pairs_per_s"])
+    if after_epoch is not None:
+        after_epoch(run)
+    if run.epoch % t.checkpoint_every == 0 and run.epoch < t.epochs:
+        run.save(partial)
+
+
+def milestone_recorder(tcfg: TrainConfig, cache: FrameCache, split: dict,
+                       flow: np.ndarray | None,
+                       device: torch.device) -> Callable[[Run], None] | None:
+    """``after_epoch`` that adds ``rank1`` to the history at ``tcfg.milestones`` epochs."""
+    epochs = set(milestone_epochs(tcfg.epochs, tcfg.milestones))
+    if not epochs:
+        return None
+    probe = Rank1Probe(cache.index, split["test_pids"], cache.frames, flow, device)
+
+    def record(run: Run) -> None:
+        if run.epoch in epochs:
+            run.history[-1]["rank1"] = probe(run.model)
+            log.info("milestone epoch %d: rank-1 %.1f%%", run.epoch,
+                     100 * run.history[-1]["rank1"])
+
+    return record
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -195,15 +247,22 @@ def main(argv: list[str] | None = None) -> int:
             load_motion_init(run.model, args.motion_init, ModelConfig.from_dict(model_config))
             run.motion_init = str(args.motion_init)
 
-    train_resumably(run, args.out, lambda partial: fit(run, train, cache.frames, flow, partial),
+    record = milestone_recorder(tcfg, cache, split, flow, device)
+    train_resumably(run, args.out,
+                    lambda partial: fit(run, train, cache.frames, flow, partial, record),
                     start=start)
     if args.log_json:
-        write_json_atomic(args.log_json, {
-            "epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
-            "skipped_short_sequences": train.skipped,
-            "pairs_per_epoch": tcfg.pairs_per_epoch or 2 * len(train.groups),
-            "train_config": tcfg.to_dict(), "model_config": model_config})
+        write_json_atomic(args.log_json, curves(run, train))
     return 0
+
+
+def curves(run: Run, train: TrainSet) -> dict:
+    """The ``--log-json`` document: per-epoch history and what the run was."""
+    t = run.tcfg
+    return {"epochs": run.history, "train_seconds": run.train_seconds, "device": str(run.device),
+            "skipped_short_sequences": train.skipped,
+            "pairs_per_epoch": t.pairs_per_epoch or 2 * len(train.groups),
+            "train_config": t.to_dict(), "model_config": run.model_config}
 
 
 if __name__ == "__main__":
