@@ -14,6 +14,7 @@ from amoc.models import ModelConfig, build_model
 from amoc.train import loop
 from amoc.train.batches import PairBatch, host_batches, load_pairs, to_device_pairs
 from amoc.train.clips import prefetched
+from amoc.train.graphs import GraphedStep
 from amoc.train.loop import pair_loss, train_one_epoch
 from amoc.train.sampling import build_train_set, sample_epoch
 
@@ -161,3 +162,19 @@ def test_prefetching_epoch_is_bit_identical_to_the_synchronous_one(toy: dict,
     assert sync_losses == fetched_losses
     for key, value in sync_state.items():
         assert torch.equal(value, fetched_state[key]), key
+
+
+def test_graphed_step_falls_back_to_the_eager_step_off_cuda(
+        toy: dict, caplog: pytest.LogCaptureFixture) -> None:
+    """Asked for CUDA graphs on a CPU, the step warns once and trains exactly as eagerly."""
+    eager = _model(dropout=0.0)
+    _epochs(toy, eager, 1, 1, lr=1e-3, flow=True)
+    graphed = _model(dropout=0.0)
+    opt = torch.optim.Adam(graphed.parameters(), lr=1e-3)
+    step = GraphedStep(loop.single_step(graphed, opt, 2.0, 5.0, False), CPU, enabled=True)
+    assert "CUDA graphs need a CUDA device" in caplog.text and not step.enabled
+    plan = sample_epoch(toy["train"], np.random.default_rng(0), SEQ)
+    train_one_epoch(graphed, opt, toy["train"], plan, toy["frames"], toy["flow"], seq_len=SEQ,
+                    pairs_per_step=1, margin=2.0, grad_clip=5.0, device=CPU, step=step)
+    for a, b in zip(eager.parameters(), graphed.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing, nullcontext
 
 import numpy as np
@@ -54,6 +55,24 @@ def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Pa
     return torch.stack([loss.total, loss.contrastive, loss.identity_a + loss.identity_b]).detach()
 
 
+def single_step(model: nn.Module, optimizer: torch.optim.Optimizer, margin: float,
+                grad_clip: float, amp: bool) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
+    """``optimizer_step`` as a function of the step's tensors alone (frames, labels and, for
+    offline-flow variants, flow): the form ``amoc.train.graphs.GraphedStep`` replays."""
+    def step(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        batch = PairBatch(inputs["frames"], inputs.get("flow"), inputs["labels"])
+        return optimizer_step(model, optimizer, batch, margin, grad_clip, amp)
+    return step
+
+
+def step_inputs(batch: PairBatch) -> dict[str, torch.Tensor]:
+    """The tensors of a batch by name (flow only when there is one)."""
+    inputs = {"frames": batch.frames, "labels": batch.labels}
+    if batch.flow is not None:
+        inputs["flow"] = batch.flow
+    return inputs
+
+
 def descend(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
             grad_clip: float) -> None:
     """Backward and update: the one optimiser step of training and motion pre-training.
@@ -77,7 +96,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: T
                     plan: EpochPlan, frames: np.ndarray, flow: np.ndarray | None, *,
                     seq_len: int, pairs_per_step: int, margin: float, grad_clip: float,
                     device: torch.device, amp: bool = False, prefetch: bool | None = None,
-                    desc: str = "train") -> dict:
+                    desc: str = "train",
+                    step: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None) -> dict:
     """One pass over the epoch's pairs, in plan order, ``pairs_per_step`` pairs per step.
 
     Args:
@@ -88,12 +108,15 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: T
         grad_clip: clamp every gradient element to +-grad_clip (baseline 5); 0 disables.
         device, amp, desc: where to run; bf16 autocast (CUDA only); progress-bar label.
         prefetch: gather the next steps in a thread (pinned on CUDA); None: on CUDA only.
+        step: the optimiser step to run, e.g. a ``GraphedStep`` of ``single_step`` (kept across
+            epochs so a CUDA graph is captured once); None: ``single_step`` eagerly.
 
     Returns:
         Epoch means per pair of loss / contrastive / identity, pairs, seconds, pairs_per_s and
         frame_pairs_per_s (time steps per second over both sequences of every pair).
     """
     model.train()
+    step = step or single_step(model, optimizer, margin, grad_clip, amp)
     started = time.perf_counter()
     sums = torch.zeros(3, device=device)  # total, contrastive, identity (pair-weighted)
     chunks = np.array_split(np.arange(len(plan)), range(pairs_per_step, len(plan), pairs_per_step))
@@ -102,8 +125,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: T
         bar = tqdm(batches, desc=desc, total=len(chunks), unit="step", file=sys.stderr,
                    disable=not sys.stderr.isatty())
         for i, (host, chunk) in enumerate(zip(bar, chunks, strict=True)):
-            batch = to_device_pairs(host, device)
-            sums += optimizer_step(model, optimizer, batch, margin, grad_clip, amp) * len(chunk)
+            sums += step(step_inputs(to_device_pairs(host, device))) * len(chunk)
             if i % 20 == 0 and not bar.disable:
                 _show_progress(bar, sums, chunk[-1] + 1, started)
     synchronize(device)
