@@ -17,7 +17,9 @@ RANK1 = {("ilidsvid", "amoc", 0): (0.2, 0.5), ("ilidsvid", "amoc", 1): (0.4, 0.8
 
 
 def _rows_file(root: Path, dataset: str, variant: str, split: int) -> Path:
-    per_length = {n: LengthMetrics(np.linspace(r1, 1.0, 20), r1 / 2, 5, 5, 0.5)
+    # CMC values are shares of the 10 queries, as an evaluation gives them
+    per_length = {n: LengthMetrics(np.round(np.linspace(r1, 1.0, 20) * 10) / 10, r1 / 2, 10, 10,
+                                   0.5)
                   for n, r1 in zip((8, 128), RANK1[(dataset, variant, split)], strict=True)}
     path = root / dataset / variant / f"split{split}.parquet"
     write_rows(make_rows(experiment="adhoc", dataset=dataset, variant=variant, split=split,

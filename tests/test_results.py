@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from amoc.atomic import write_atomic
 from amoc.report.results import (
     COLUMNS,
     LengthMetrics,
@@ -111,11 +112,12 @@ def test_invalid_rows_are_not_written(tmp_path):
 
 def test_read_rows_names_unreadable_and_invalid_files(tmp_path):
     garbage = tmp_path / "garbage.parquet"
-    garbage.write_bytes(b"not parquet")
+    write_atomic(garbage, lambda p: p.write_bytes(b"not parquet"), checksum=True)
     with pytest.raises(ResultsError, match="garbage.parquet: cannot read"):
         read_rows([garbage])
     partial = tmp_path / "partial.parquet"
-    rows_for(0, 0.5).drop(columns=["n_query"]).to_parquet(partial)
+    write_atomic(partial, lambda p: rows_for(0, 0.5).drop(columns=["n_query"]).to_parquet(p),
+                 checksum=True)
     with pytest.raises(ResultsError, match="partial.parquet: missing column\\(s\\) 'n_query'"):
         read_rows([partial])
     with pytest.raises(ResultsError, match="missing.parquet"):

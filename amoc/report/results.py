@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from amoc.atomic import write_atomic
 from amoc.errors import AmocError
@@ -204,7 +205,9 @@ def _read_parquet(path: str | os.PathLike, what: str) -> pd.DataFrame:
         raise ResultsError(f"{path}: {what} not found; rerun the job that writes it")
     verify_checksum(path, what, ResultsError)
     try:
-        return pd.read_parquet(path)
+        table = pq.read_table(path)
+        table.validate(full=True)  # e.g. invalid UTF-8, which pandas would decode only lazily
+        return table.to_pandas()
     except Exception as err:  # pyarrow raises many types (ArrowInvalid, UnicodeDecodeError...)
         raise ResultsError(f"{path}: cannot read {what} ({type(err).__name__}: {err}); delete it "
                            "and rerun the job that writes it") from err
