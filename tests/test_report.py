@@ -235,11 +235,22 @@ def test_table2_caption_says_what_each_line_is(table2):
     comp = comparison(select(table2["summary"], experiment="table2", test_length=128), "table2")
     text = tables.caption("table2", comp, select(table2["summary"], experiment="table2",
                                                  test_length=128), 128)
-    assert text.startswith(f"Table II ({PAPER['source']['short']}): "
-                           f"{' '.join(T2['caption'].split())}")
-    assert "mean ± std over splits in %" in text and "test length 128" in text
+    assert text.startswith(f"Table II ({PAPER['source']['short']}); the paper's caption: "
+                           f"“{' '.join(T2['caption'].split())}”")
+    assert "mean ± std over trainings (one split and seed each) in %" in text
+    assert "test length 128" in text and "Trained here" not in text
     assert "protocol (iLIDS-VID: standard, synthwalk: standard)" in text
     assert "synthwalk: not a dataset of the paper's Table II" in text and "NOT comparable" in text
     assert "PRID-2011:" not in text.split("protocol (")[1].split(")")[0]  # not run: no protocol
     assert table2["md"].startswith(text + "\n\n|")
     assert latex_escape(text) in table2["tex"]
+
+
+def test_captions_name_what_was_trained_here_and_never_an_empty_protocol(table2):
+    rows = select(table2["summary"], experiment="table2", test_length=128)
+    ran = "AMOC + offline EpicFlow; 1 epoch, 1 split x 1 seed"
+    text = tables.caption("table2", comparison(rows, "table2"), rows, 128, ran)
+    assert f"Trained here: {ran}." in text
+    empty = table2["summary"].iloc[:0]
+    text = tables.caption("table4", comparison(empty, "table4"), empty, 128)
+    assert "protocol ()" not in text and "no dataset run" in text

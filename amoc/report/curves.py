@@ -3,7 +3,7 @@
 Reads the per-epoch JSON that ``amoc.train.run --log-json`` writes for every model and split
 (contrastive, identity and total loss, frame pairs per second) and, for end-to-end models, the
 pre-training JSON of their motion net (loss and held-out EPE over iterations). One line per
-variant: the mean over splits, with a ±std band where there is more than one split.
+variant: the mean over trainings (split, seed), with a ±std band where there is more than one.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from amoc.cli import run_command
-from amoc.report.figures import _colors, _curve, _style, save_figure
+from amoc.report.figures import _curve, _style, save_figure, variant_colors
 from amoc.report.results import ResultsError
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,7 @@ TRAIN_PANELS = (("loss", "total loss (Eq. 11)"), ("contrastive", "contrastive lo
                 ("frame_pairs_per_s", "throughput (frame pairs/s)"))
 PRETRAIN_PANELS = (("loss", "motion pre-training loss (Eq. 14)"),
                    ("heldout_epe", "held-out EPE (px, 64x32 grid)"))
+COLUMNS = 2
 
 
 def read_curve(path: str | os.PathLike, key: str) -> list[dict]:
@@ -54,37 +54,41 @@ def mean_band(runs: Sequence[list[dict]], x: str, y: str) -> tuple[np.ndarray, .
 
 def _draw(axes: Sequence[Axes], groups: dict[str, list[list[dict]]], x: str,
           panels: Sequence[tuple[str, str]]) -> None:
-    colors = _colors(pd.Series(list(groups)))
+    colors = variant_colors(list(groups))
     for ax, (key, title) in zip(axes, panels, strict=True):
         for name, runs in groups.items():
             if all(key in rec for r in runs for rec in r):
                 xs, mean, std = mean_band(runs, x, key)
                 _curve(ax, xs, mean, std, len(runs), name, colors[name])
-        ax.set_title(title, fontsize="small")
+        ax.set_title(title)
         ax.set_xlabel(x)
 
 
 def plot_curves(train: dict[str, list[list[dict]]], pretrain: dict[str, list[list[dict]]],
                 out: str | os.PathLike, title: str) -> list[Path]:
-    """One row of training panels, plus pre-training panels when any model was pre-trained.
+    """Training panels, plus pre-training panels when any model was pre-trained, two per row.
+
+    Two columns keep each panel and its legend readable when the report shrinks the image to
+    its page width (a single row of six panels did not).
 
     Args:
-        train: variant -> per-split lists of epoch records.
+        train: variant -> per-training lists of epoch records.
         pretrain: label -> lists of iteration records (one per pre-training job).
     """
     if not train:
         raise ResultsError(f"{title}: no training curves to plot")
-    panels = len(TRAIN_PANELS) + (len(PRETRAIN_PANELS) if pretrain else 0)
+    panels = [(train, "epoch", p) for p in TRAIN_PANELS]
+    panels += [(pretrain, "iteration", p) for p in PRETRAIN_PANELS] if pretrain else []
+    rows = -(-len(panels) // COLUMNS)
     with _style():
-        fig = Figure(figsize=(3.2 * panels, 3.4))
-        axes = fig.subplots(1, panels, squeeze=False)[0]
-        _draw(axes[:len(TRAIN_PANELS)], train, "epoch", TRAIN_PANELS)
-        if pretrain:
-            _draw(axes[len(TRAIN_PANELS):], pretrain, "iteration", PRETRAIN_PANELS)
-        for ax in axes:
-            ax.legend(fontsize="xx-small")
-        fig.suptitle(title, fontsize="small")
-        fig.tight_layout()
+        fig = Figure(figsize=(5.2 * COLUMNS, 3.4 * rows), layout="constrained")
+        axes = fig.subplots(rows, COLUMNS, squeeze=False).ravel()
+        for ax, (groups, x, panel) in zip(axes, panels):
+            _draw([ax], groups, x, [panel])
+            ax.legend(fontsize="x-small")
+        for ax in axes[len(panels):]:
+            ax.set_axis_off()
+        fig.suptitle(title)
     return save_figure(fig, out)
 
 
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.png/.pdf")
     args = parser.parse_args(argv)
     plot_curves(_groups(args.member, "epochs"), _groups(args.pretrain, "history"), args.out,
-                f"{args.experiment}: training curves (mean ± std over splits)")
+                f"{args.experiment}: training curves (mean ± std over trainings)")
     return 0
 
 

@@ -1,7 +1,10 @@
 """Fig. 5 and Fig. 6 (a-d) of the paper, plus per-table CMC curves, as PNG + PDF.
 
-Bands are the std over splits (only when a point averages more than one split). Where the paper
-states a number for a plotted point, it is drawn as an 'x' labelled "paper (reported)".
+Bands are the std over trainings (one split and seed each; only when a point averages more than
+one), and each panel says how many trainings it shows. Where the paper states a number for a
+plotted point, it is drawn as an 'x' labelled "paper (reported)". A variant keeps its colour in
+every figure and run (``variant_colors``), and rank-1 axes span at least ``MIN_SPAN`` points so
+that a one-query difference does not look like a cliff.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import argparse
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +35,12 @@ log = logging.getLogger(__name__)
 FIGURES = ("fig6a", "fig6b", "fig6c", "fig6d", "cmc")
 FIGURE_STYLE = ("seaborn-v0_8-whitegrid", "seaborn-v0_8-paper")  # matplotlib's bundled styles
 PAPER_STYLE = {"marker": "x", "linestyle": "none", "markersize": 8}
+MIN_SPAN = 10.0  # percentage points: the least y range of a rank-1 / matching-rate axis
+PALETTE = (*matplotlib.colormaps["tab10"].colors, *matplotlib.colormaps["Dark2"].colors,
+           *matplotlib.colormaps["Set1"].colors)
+# The paper's Table I variants of config/config.yaml get the first colours, in paper order.
+KNOWN_COLORS = ("baseline_lk", "baseline_epic", "amoc_nomotion", "amoc_offline_lk",
+                "amoc_offline_epic", "amoc_e2e_lk", "amoc_e2e_epic", "tap_plugin")
 
 
 def save_figure(fig: Figure, prefix: str | os.PathLike) -> list[Path]:
@@ -58,59 +68,88 @@ def _style() -> Iterator[None]:
 def _panels(rows: pd.DataFrame) -> tuple[Figure, list[tuple[str, Axes]]]:
     """One axes per dataset, side by side (a pyplot-free Figure: no global figure registry)."""
     datasets = sorted(rows["dataset"].unique())
-    fig = Figure(figsize=(4.8 * len(datasets), 3.8))
+    fig = Figure(figsize=(4.8 * len(datasets), 3.8), layout="constrained")
     axes = fig.subplots(1, len(datasets), squeeze=False)
     for dataset, ax in zip(datasets, axes[0]):
-        ax.set_title(dataset_label(dataset))
+        n = int(trainings(rows[rows["dataset"] == dataset]).max())
+        ax.set_title(f"{dataset_label(dataset)} ({n} training{'' if n == 1 else 's'})")
     return fig, list(zip(datasets, axes[0]))
 
 
-def _curve(ax: Axes, x, mean, std, n_splits, label: str, color) -> None:
-    """Line with a ±std band where the points average several splits (values in %)."""
+def trainings(rows: pd.DataFrame) -> pd.Series:
+    """Trainings (split x seed) behind each summary row (older summaries: its splits)."""
+    return rows["n_trainings"] if "n_trainings" in rows else rows["n_splits"]
+
+
+def _curve(ax: Axes, x, mean, std, n_trainings, label: str, color) -> None:
+    """Line with a ±std band where the points average several trainings (values in %)."""
     x, mean, std = (np.asarray(a, dtype=float) for a in (x, mean, std))
     ax.plot(x, mean, marker="o", markersize=3, label=label, color=color)
-    if np.max(n_splits) > 1:
+    if np.max(n_trainings) > 1:
         ax.fill_between(x, mean - std, mean + std, alpha=0.2, color=color)
 
 
-def _colors(names: pd.Series) -> dict[str, tuple]:
-    """A fixed colour per name, the same in every panel."""
-    names = sorted(names.unique())
-    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {name: matplotlib.colors.to_rgb(cycle[i % len(cycle)]) for i, name in enumerate(names)}
+def variant_colors(names: Sequence[str] | pd.Series) -> dict[str, tuple]:
+    """A colour per name that does not depend on the run's other names, so adding a variant
+    leaves the other lines' colours alone: the paper's variants have fixed colours, any other
+    name starts at the CRC32 of its name in the palette and, only if a name drawn with it
+    already has that colour, takes the next free one (names in sorted order)."""
+    out: dict[str, tuple] = {}
+    taken: set[int] = set()
+    ordered = sorted(set(names), key=lambda n: (n not in KNOWN_COLORS, n))
+    for name in ordered:
+        i = KNOWN_COLORS.index(name) if name in KNOWN_COLORS else zlib.crc32(name.encode())
+        i %= len(PALETTE)
+        while i in taken and len(taken) < len(PALETTE):
+            i = (i + 1) % len(PALETTE)
+        taken.add(i)
+        out[name] = tuple(PALETTE[i])
+    return out
+
+
+def at_least_span(ax: Axes, span: float = MIN_SPAN, floor: float = 0.0) -> None:
+    """Widen the y axis to ``span`` around its data (not below ``floor``)."""
+    low, high = ax.get_ylim()
+    if high - low < span:
+        mid = (low + high) / 2
+        low = max(floor, mid - span / 2)
+        ax.set_ylim(low, low + span)
 
 
 def _finish(fig: Figure, axes: list[tuple[str, Axes]], xlabel: str, ylabel: str) -> None:
     for _, ax in axes:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
+        at_least_span(ax)
         ax.legend(fontsize="small")
-    fig.tight_layout()
 
 
 def _plot(rows: pd.DataFrame, out: str | os.PathLike, draw, xlabel: str,
-          ylabel: str) -> list[Path]:
+          ylabel: str, title: str | None = None) -> list[Path]:
     """One panel per dataset, drawn by `draw(rows, axes)`, labelled and saved as PNG + PDF."""
     with _style():
         fig, axes = _panels(rows)
         draw(rows, axes)
         _finish(fig, axes, xlabel, ylabel)
+        if title:
+            fig.suptitle(title, fontsize="small")
     return save_figure(fig, out)
 
 
-def plot_rank1_vs_length(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
+def plot_rank1_vs_length(rows: pd.DataFrame, out: str | os.PathLike,
+                         title: str | None = None) -> list[Path]:
     """Fig. 6(a): rank-1 against probe/gallery test length (log2 axis), one line per variant."""
-    return _plot(rows, out, _draw_lengths, "test sequence length (frames)", "rank-1 (%)")
+    return _plot(rows, out, _draw_lengths, "test sequence length (frames)", "rank-1 (%)", title)
 
 
 def _draw_lengths(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
-    colors = _colors(rows["variant"])
+    colors = variant_colors(rows["variant"])
     test_length = load_reference()["protocol"]["test_length"]
     for dataset, ax in axes:
         for variant, part in rows[rows["dataset"] == dataset].groupby("variant"):
             part = part.sort_values("test_length")
             _curve(ax, part["test_length"], 100 * part["cmc_1_mean"], 100 * part["cmc_1_std"],
-                   part["n_splits"], variant, colors[variant])
+                   trainings(part), variant, colors[variant])
             paper = find_paper_row(variant, dataset)
             if paper:
                 ax.plot([test_length], [paper[1]["rank1"]], color=colors[variant],
@@ -120,20 +159,20 @@ def _draw_lengths(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
         ax.set_xticks(lengths, [str(n) for n in lengths])
 
 
-def plot_cmc(rows: pd.DataFrame, out: str | os.PathLike) -> list[Path]:
+def plot_cmc(rows: pd.DataFrame, out: str | os.PathLike, title: str | None = None) -> list[Path]:
     """CMC curves (rank 1..20), one per variant: Fig. 6(b) and the per-table curves."""
-    return _plot(rows, out, _draw_cmc, "rank", "matching rate (%)")
+    return _plot(rows, out, _draw_cmc, "rank", "matching rate (%)", title)
 
 
 def _draw_cmc(rows: pd.DataFrame, axes: list[tuple[str, Axes]]) -> None:
-    colors = _colors(rows["variant"])
+    colors = variant_colors(rows["variant"])
     ranks = np.arange(1, len(CMC_COLUMNS) + 1)
     for dataset, ax in axes:
         for variant, part in rows[rows["dataset"] == dataset].groupby("variant"):
             row = part.iloc[0]
             mean = [100 * row[f"{c}_mean"] for c in CMC_COLUMNS]
             std = [100 * row[f"{c}_std"] for c in CMC_COLUMNS]
-            _curve(ax, ranks, mean, std, row["n_splits"], variant, colors[variant])
+            _curve(ax, ranks, mean, std, trainings(part).iloc[0], variant, colors[variant])
             paper = find_paper_row(variant, dataset)
             if paper:
                 points = {int(k[4:]): v for k, v in paper[1].items() if k.startswith("rank")}
@@ -166,7 +205,7 @@ def variant_values(
 
 def plot_rank1_vs_param(
     rows: pd.DataFrame, out: str | os.PathLike, key: str,
-    mapping: Mapping[str, float] | None = None, log2: bool = False,
+    mapping: Mapping[str, float] | None = None, log2: bool = False, title: str | None = None,
 ) -> list[Path]:
     """Fig. 6(c)/(d): rank-1 against a value carried by the variant (margin, embedding size)."""
     xs = variant_values(sorted(rows["variant"].unique()), key, mapping)
@@ -175,18 +214,18 @@ def plot_rank1_vs_param(
         x=lambda d: d["variant"].map(xs),
         family=lambda d: [pattern.sub("", v).strip("_") or "ours" for v in d["variant"]],
     )
-    return _plot(rows, out, lambda r, a: _draw_param(r, a, key, log2), key, "rank-1 (%)")
+    return _plot(rows, out, lambda r, a: _draw_param(r, a, key, log2), key, "rank-1 (%)", title)
 
 
 def _draw_param(rows: pd.DataFrame, axes: list[tuple[str, Axes]], key: str, log2: bool) -> None:
     """One line per variant family (the name without its `{key}_{value}` part)."""
-    colors = _colors(rows["family"])
+    colors = variant_colors(rows["family"])
     fig6 = load_reference()["figures"]["fig6"]
     for dataset, ax in axes:
         for family, part in rows[rows["dataset"] == dataset].groupby("family"):
             part = part.sort_values("x")
             _curve(ax, part["x"], 100 * part["cmc_1_mean"], 100 * part["cmc_1_std"],
-                   part["n_splits"], family, colors[family])
+                   trainings(part), family, colors[family])
         if key == "margin" and dataset == fig6["dataset"]:
             best = fig6["c_margin"]
             ax.plot([best["best_margin"]], [best["best_rank1"]], color="black",
@@ -204,22 +243,36 @@ def _max_magnitude(flow: np.ndarray) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
+def colour_wheel(size: int = 65) -> np.ndarray:
+    """The flow colour key: an RGB uint8 disc (size, size, 3) coding every direction at
+    magnitudes 0 (centre, white) to 1 (rim), white outside; y points down, as in images."""
+    from amoc.flow import flow_to_color
+
+    r = np.linspace(-1.0, 1.0, size)
+    u, v = np.meshgrid(r, r)
+    image = flow_to_color(np.stack([u, v], axis=-1), max_flow=1.0)
+    image[np.hypot(u, v) > 1.0] = 255
+    return image
+
+
 def plot_fig5(
     frames: Sequence[np.ndarray], offline_flow: Sequence[np.ndarray],
     predicted_flow: Sequence[np.ndarray], out_path: str | os.PathLike, title: str | None = None,
 ) -> list[Path]:
     """Fig. 5: rows = frames (H, W, 3) uint8 / offline flow / motion-net flow, (h, w, 2) each.
 
-    Both flows of a column share one colour scale so their colours compare directly; ``title``
-    says which motion net, target and persons are shown.
+    Both flows of a column share one colour scale so their colours compare directly (the
+    colour wheel on the right is the key: hue = direction, saturation = magnitude relative to
+    the column's largest); ``title`` says which motion net, target and persons are shown.
     """
     from amoc.flow import flow_to_color
 
     if not len(frames) == len(offline_flow) == len(predicted_flow) or not frames:
         raise ValueError("need the same non-zero number of frames, offline and predicted flows")
     n = len(frames)
-    fig = Figure(figsize=(1.1 * n, 5.0))
-    axes = fig.subplots(3, n, squeeze=False)
+    # constrained layout keeps the title above the frames (tight_layout let it overlap them)
+    fig = Figure(figsize=(1.1 * n + 1.2, 5.4), layout="constrained")
+    grid = fig.add_gridspec(3, n + 1, width_ratios=[1.0] * n + [1.1])
     titles = ("frames", "offline flow", "motion net")
     if title:
         fig.suptitle(title, fontsize="small")
@@ -228,13 +281,16 @@ def plot_fig5(
         images = (frames[col], flow_to_color(offline_flow[col], max_flow=scale),
                   flow_to_color(predicted_flow[col], max_flow=scale))
         for row, image in enumerate(images):
-            ax = axes[row][col]
+            ax = fig.add_subplot(grid[row, col])
             ax.imshow(image, interpolation="nearest", aspect="auto")
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(titles[row], fontsize="small")
-    fig.tight_layout(pad=0.2)
+    key = fig.add_subplot(grid[1:, n])
+    key.imshow(colour_wheel(), interpolation="bilinear")
+    key.set_axis_off()
+    key.set_title("flow key\n(hue: direction,\nsaturation: speed)", fontsize="x-small")
     return save_figure(fig, out_path)
 
 
@@ -270,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-length", type=int, default=128, help="all but fig6a")
     parser.add_argument("--x-key", default=None, help="fig6c/d name part (margin / emb)")
     parser.add_argument("--x-map", nargs="+", default=None, metavar="VARIANT=VALUE")
+    parser.add_argument("--ran", default=None,
+                        help="what this run trained, for the title (the workflow passes it)")
     args = parser.parse_args(argv)
     summary = read_summary(args.summary)
     if summary.empty:  # written by amoc collect for an experiment without cells
@@ -279,14 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     length = None if args.figure == "fig6a" else args.test_length
     rows = select(summary, experiment=args.experiment, test_length=length,
                   protocol=args.protocol, dataset=args.dataset)
+    title = f"{args.experiment}: {args.ran}" if args.ran else None
     if args.figure == "fig6a":
-        plot_rank1_vs_length(rows, args.out)
+        plot_rank1_vs_length(rows, args.out, title)
     elif args.figure in ("fig6b", "cmc"):
-        plot_cmc(rows, args.out)
+        plot_cmc(rows, args.out, title)
     else:
         key = args.x_key or ("margin" if args.figure == "fig6c" else "emb")
         plot_rank1_vs_param(rows, args.out, key, _parse_map(args.x_map),
-                            log2=args.figure == "fig6d")
+                            log2=args.figure == "fig6d", title=title)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Turn a tidy comparison frame into display rows, then Markdown or LaTeX text.
 
-Each method gets an "ours" line (mean ± std over splits), a "paper (reported)" line and, where
-the dataset is one the paper used, a "difference" line; comparison methods only get the paper's.
+Each method gets an "ours" line (mean ± std over trainings), a "paper (reported)" line and, where
+the dataset is one the paper used, a "difference" line; comparison methods only get the paper's,
+and a method the paper does not have (a plug-in) only ours.
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ def display_rows(comp: pd.DataFrame) -> list[list[str]]:
     for key in dict.fromkeys(comp["row_key"]):
         block = comp[comp["row_key"] == key]
         label = str(block["label"].iloc[0])
+        reported = bool(block["paper"].notna().any())  # a plug-in has no paper numbers
         sources = [PAPER] if block["kind"].iloc[0] == "comparison" else ["ours", PAPER]
-        if sources[0] == "ours" and any_comparable:
+        if sources[0] == "ours" and not reported:
+            sources = ["ours"]
+        elif sources[0] == "ours" and any_comparable:
             sources.append("difference")
         for i, source in enumerate(sources):
             lines.append([label if i == 0 else "", source, *_line(block, datasets, source)])

@@ -24,18 +24,26 @@ from amoc.report.results import read_summary, select
 log = logging.getLogger(__name__)
 
 
-def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int) -> str:
-    """Say what each line is, and that non-paper datasets are not comparable to the paper."""
+def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int,
+            ran: str | None = None) -> str:
+    """Say what ran here, what each line is, and that non-paper datasets are not comparable.
+
+    ``ran`` describes the models this run trained (e.g. "AMOC + offline EpicFlow, 1 epoch,
+    1 split x 1 seed"): the paper's caption describes the paper's models, not these.
+    """
     ref = reference_table(table)
     source = source_label()
     protocols = ", ".join(
         f"{dataset_label(d)}: {p}" for d, p in rows.groupby("dataset")["protocol"].first().items()
-    )
+    ) if not rows.empty else ""
+    protocol = f"protocol ({protocols})" if protocols else "no dataset run"
     text = (
-        f"{ref['paper_table']} ({source}): {ref['caption'].strip()} "
-        f"Ours: mean ± std over splits in %, n = number of splits, test length {test_length}, "
-        f"protocol ({protocols}). paper (reported): the numbers printed in {source} "
-        f"{ref['paper_table']}, not produced by this benchmark. "
+        f"{ref['paper_table']} ({source}); the paper's caption: "
+        f"“{ref['caption'].strip()}” "
+        + (f"Trained here: {ran}. " if ran else "")
+        + f"Ours: mean ± std over trainings (one split and seed each) in %, n = number of "
+        f"trainings, test length {test_length}, {protocol}. paper (reported): the numbers "
+        f"printed in {source} {ref['paper_table']}, not produced by this benchmark. "
         "difference = ours − paper (percentage points). — = not run / not reported."
     )
     foreign = sorted(set(comp.loc[~comp["comparable"], "dataset"]))
@@ -52,6 +60,7 @@ def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int
 def render_table(
     summary: pd.DataFrame, *, table: str, experiment: str, ours: Sequence[str] | None = None,
     test_length: int = 128, protocol: str | None = None, labels: dict[str, str] | None = None,
+    ran: str | None = None,
 ) -> dict[str, str]:
     """Text of one table in every format: {'md': ..., 'tex': ..., 'csv': ...}."""
     reference_table(table)  # fail early on an unknown table name
@@ -60,7 +69,7 @@ def render_table(
     rows = summary if summary.empty else select(
         summary, experiment=experiment, test_length=test_length, protocol=protocol)
     comp = comparison(rows, table, ours, labels)
-    text = caption(table, comp, rows, test_length)
+    text = caption(table, comp, rows, test_length, ran)
     csv = comp.assign(table=table, experiment=experiment, test_length=test_length)
     return {
         "md": to_markdown(comp, text),
@@ -94,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", default=None, help="pick one evaluation protocol")
     parser.add_argument("--label", nargs="+", default=[], metavar="VARIANT=TEXT",
                         help="row label of a variant the paper does not have (a plug-in)")
+    parser.add_argument("--ran", default=None,
+                        help="what this run trained, for the caption (the workflow passes it)")
     args = parser.parse_args(argv)
     texts = render_table(
         read_summary(args.summary), table=args.table, experiment=args.experiment,
         ours=args.ours, test_length=args.test_length, protocol=args.protocol,
-        labels=dict(item.split("=", 1) for item in args.label),
+        labels=dict(item.split("=", 1) for item in args.label), ran=args.ran,
     )
     write_table(texts, args.out_dir, args.name or args.experiment)
     return 0

@@ -1,4 +1,31 @@
-# Per-split rows -> per-experiment summary -> tables and figures.
+# Per-split rows -> per-experiment summary -> tables and figures; HTML pages for the report.
+from amoc.report.describe import describe_run
+
+
+def ran_text(experiment):
+    """What the experiment trained, in words, for captions and titles (shell-quoted)."""
+    cells = []
+    for m in experiment_members(experiment):
+        job = PLAN.train_jobs[m.train_hash]
+        cells.append((job.model, job.flow, job.train, m.splits, m.seeds))
+    return shlex.quote(describe_run(cells))
+
+
+def report_pages():
+    """The HTML page of every Markdown table (`snakemake --report` shows HTML inline)."""
+    names = [n for n, x in config["experiments"].items() if x["kind"].startswith("table")]
+    names += [f"flow_error_{d}" for d in synthetic_datasets()] + ["claims"]
+    return expand("results/report/{name}.html", name=names)
+
+
+def page_category(wildcards):
+    return "Tables" if wildcards.name in config["experiments"] else "Evidence"
+
+
+def ranked_labels(wildcards):
+    """Report labels of a ranked figure: the experiment cells it heads and the split."""
+    key = (wildcards.dataset, wildcards.train_hash, wildcards.eval_hash)
+    return {"model": "; ".join(ranked_models()[key]), "split": "0"}
 
 
 rule collect:
@@ -29,11 +56,7 @@ rule table:
     output:
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
-        csv=report(
-            "results/tables/{experiment}.csv",
-            caption="../report/table.rst",
-            category="Tables",
-        ),
+        csv="results/tables/{experiment}.csv",
     log:
         "results/logs/table/{experiment}.log",
     benchmark:
@@ -47,9 +70,10 @@ rule table:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
         test_length=lambda w: report_test_length(w.experiment),
         labels=lambda w: plugin_labels(w.experiment),
+        ran=lambda w: ran_text(w.experiment),
     shell:
         "python -m amoc.report.tables --summary {input} --table {params.kind} "
-        "--test-length {params.test_length} {params.labels} "
+        "--test-length {params.test_length} {params.labels} --ran {params.ran} "
         "--experiment {wildcards.experiment} --name {wildcards.experiment} --out-dir results/tables 2> {log}"
 
 
@@ -80,9 +104,10 @@ rule figure:
     params:
         kind=lambda w: config["experiments"][w.experiment]["kind"],
         test_length=lambda w: report_test_length(w.experiment),
+        ran=lambda w: ran_text(w.experiment),
     shell:
         "python -m amoc.report.figures --summary {input} --figure {params.kind} "
-        "--test-length {params.test_length} "
+        "--test-length {params.test_length} --ran {params.ran} "
         "--experiment {wildcards.experiment} --out results/figures/{wildcards.experiment} 2> {log}"
 
 
@@ -179,6 +204,7 @@ rule ranked:
             caption="../report/ranked.rst",
             category="Ranked results",
             subcategory="{dataset}",
+            labels=ranked_labels,
         ),
         pdf="results/figures/ranked/{dataset}/{train_hash}_{eval_hash}.pdf",
     log:
@@ -196,3 +222,23 @@ rule ranked:
         "OMP_NUM_THREADS={threads} python -m amoc.report.ranked --model {input.model} "
         "--cache {input.cache} --split {input.split} {params.args} "
         "--out results/figures/ranked/{wildcards.dataset}/{wildcards.train_hash}_{wildcards.eval_hash} 2> {log}"
+
+
+rule page:
+    input:
+        "results/tables/{name}.md",
+    output:
+        report(
+            "results/report/{name}.html",
+            caption="../report/page.rst",
+            category=page_category,
+        ),
+    log:
+        "results/logs/page/{name}.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    shell:
+        "python -m amoc.report.pages --md {input} --out {output} 2> {log}"
