@@ -7,6 +7,7 @@ import logging
 import sys
 
 from amoc.errors import AmocError
+from amoc.lifeline import exit_with_parent
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("amoc.data.synthwalk.__main__", "generate the built-in synthetic dataset"),
@@ -32,9 +33,11 @@ def run_command(command_main, argv: list[str] | None = None) -> int:
     """Run a sub-command's `main(argv)` with logging set up; user errors exit 2 without a traceback.
 
     Every `amoc/<module>.py` that is a command ends with
-    `if __name__ == "__main__": raise SystemExit(run_command(main))`.
+    `if __name__ == "__main__": raise SystemExit(run_command(main))`. The job exits when the
+    workflow that started it dies (amoc.lifeline), so no orphan keeps writing its outputs.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    exit_with_parent()
     try:
         return int(command_main(argv) or 0)
     except AmocError as err:
