@@ -296,3 +296,43 @@ def test_mars_folder_fetched_then_read(tmp_path):
             range(1, row.n_frames + 1))
         assert all(Path(p).is_relative_to(raw / f"bbox_{row.subset}") for p in row.frame_paths)
         assert abs(_colour(row.frame_paths[0])[1] - frame_colour(1, row.pid, 0)[1]) <= 3
+
+
+def test_missing_manual_downloads_are_listed_with_paths_and_where_to_get_them(tmp_path) -> None:
+    from amoc.data.fetch import check_manual_inputs, missing_manual_inputs
+
+    datasets = {
+        "ilidsvid": {"source": "download", "url": "http://example.org/i.tar"},
+        "prid2011": {"source": "download", "archive": str(tmp_path / "prid_2011.zip")},
+        "mars": {"source": "folder", "root": str(tmp_path / "MARS")},
+        "unused": {"source": "folder", "root": str(tmp_path / "nowhere")},
+    }
+    used = ["ilidsvid", "prid2011", "mars"]
+    with pytest.raises(DatasetError, match="no job was started") as err:
+        check_manual_inputs(datasets, used, tmp_path / "results")
+    text = str(err.value)
+    assert f"archive {tmp_path / 'prid_2011.zip'} does not exist" in text
+    assert "tugraz.at/institute/icg/research/team-bischof/lrs/downloads/prid11" in text
+    assert f"folder {tmp_path / 'MARS'} does not exist" in text
+    assert "zheng-lab.cecs.anu.edu.au/Project/project_mars.html" in text
+    assert "ilidsvid" not in text and "nowhere" not in text
+    (tmp_path / "MARS").mkdir()
+    (tmp_path / "results/data/prid2011/raw").mkdir(parents=True)  # extracted: archive not needed
+    assert missing_manual_inputs(datasets, used, tmp_path / "results") == []
+
+
+def test_the_paper_preset_names_missing_archives_at_dag_build() -> None:
+    import subprocess
+    import sys
+
+    from child_env import child_env
+    from conftest import REPO_ROOT
+
+    if (REPO_ROOT / "data/archives/prid_2011.zip").exists() and (REPO_ROOT / "data/MARS").exists():
+        pytest.skip("this clone has the manual downloads")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile",
+                             "config/paper.yaml"], cwd=REPO_ROOT, env=child_env(),
+                            capture_output=True, text=True, timeout=600, check=False)
+    console = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "manual downloads missing" in console and "prid11" in console

@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from amoc.errors import DatasetError
@@ -33,10 +34,51 @@ OBTAIN = {
                 "London) or a copy you trust, e.g. one kept by a lab that used it; the "
                 "checksum in config/paper.yaml identifies the original release",
     "prid2011": "from the PRID 2011 page of TU Graz's Institute of Computer Graphics and Vision "
-                "(free registration)",
-    "mars": "from the MARS page of Liang Zheng (bbox_train.zip, bbox_test.zip) with the info "
-            "files of github.com/liangzheng06/MARS-evaluation",
+                "(free registration): https://www.tugraz.at/institute/icg/research/"
+                "team-bischof/lrs/downloads/prid11",
+    "mars": "from the MARS page of Liang Zheng, "
+            "http://zheng-lab.cecs.anu.edu.au/Project/project_mars.html (bbox_train.zip, "
+            "bbox_test.zip), with the info files of github.com/liangzheng06/MARS-evaluation",
 }
+
+
+def missing_manual_inputs(datasets: Mapping[str, Mapping], used: Iterable[str],
+                          results: str | Path = "results") -> list[str]:
+    """One line per used dataset whose hand-downloaded archive (``archive:``) or extracted
+    folder (``source: folder``, ``root:``) is missing, naming the path and where to get it.
+
+    A dataset already extracted under ``results/data/<name>/raw`` needs its archive no more.
+    """
+    lines = []
+    for name in sorted(set(used)):
+        ds = datasets.get(name, {})
+        if ds.get("source") == "folder":
+            path, what = ds.get("root", ""), "folder"
+        elif ds.get("source") == "download" and ds.get("archive"):
+            if (Path(results) / "data" / name / "raw").is_dir():
+                continue
+            path, what = ds["archive"], "archive"
+        else:
+            continue
+        if not Path(path).exists():
+            where = OBTAIN.get(name, "from the dataset's authors")
+            lines.append(f"dataset {name!r}: the {what} {path} does not exist; get it {where}, "
+                         f"then put it there (or change `datasets: {name}: "
+                         f"{'root' if what == 'folder' else 'archive'}:`)")
+    return lines
+
+
+def check_manual_inputs(datasets: Mapping[str, Mapping], used: Iterable[str],
+                        results: str | Path = "results") -> None:
+    """Fail at DAG build, before any job runs, when a manual download is missing.
+
+    Raises:
+        DatasetError: listing every missing archive and folder at once.
+    """
+    lines = missing_manual_inputs(datasets, used, results)
+    if lines:
+        raise DatasetError("manual downloads missing (no job was started):\n  "
+                           + "\n  ".join(lines))
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
