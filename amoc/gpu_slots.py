@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import logging
+import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -176,11 +178,20 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("gpu_slots run: no command given after '--'")
     if args.per_gpu < 1:
         raise ConfigError("gpus/jobs_per_gpu must be >= 1")
+    if not (math.isfinite(args.poll) and args.poll > 0):
+        raise ConfigError(f"gpu_slots run: --poll must be a positive number of seconds, got "
+                          f"{args.poll}")
+    if shutil.which(cmd[0]) is None:
+        raise ConfigError(f"gpu_slots run: command {cmd[0]!r} not found or not executable "
+                          "(check the rule's command and PATH)")
     ids = resolve_ids("auto" if args.ids == "auto" else args.ids.split(","))
     gpu, _fd = acquire(args.slots_dir, ids, args.per_gpu, args.poll)
     log.info("GPU slot on CUDA_VISIBLE_DEVICES=%s (%d per GPU)", gpu, args.per_gpu)
     sys.stderr.flush()
-    os.execvpe(cmd[0], cmd, {**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+    try:
+        os.execvpe(cmd[0], cmd, {**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+    except OSError as err:
+        raise ConfigError(f"gpu_slots run: cannot run {cmd[0]!r} ({err})") from err
     return 1  # not reached
 
 

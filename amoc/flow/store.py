@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from amoc.atomic import write_json_atomic
+from amoc.atomic import disk_full_error, is_disk_full, write_json_atomic
 from amoc.cli import run_command
 from amoc.data.cache import FrameCache
 from amoc.errors import DatasetError
@@ -38,7 +38,7 @@ from amoc.flow.layout import (
     index_fingerprint,
 )
 from amoc.flow.methods import FLOW_METHODS, compute_flow, method_parameters
-from amoc.flow.partial import PartialStore
+from amoc.flow.partial import PARTIAL_FLOW, ROW_BYTES, PartialStore
 from amoc.flow.truth import GROUND_TRUTH, ground_truth_rows
 from amoc.plugins.flow import register_flow_plugin
 
@@ -121,11 +121,29 @@ def store_parameters(method: str) -> dict:
 
 
 def _check_space(folder: Path, n_bytes: int) -> None:
-    """Refuse early rather than fail with ENOSPC after hours of computing (the file is sparse)."""
+    """Refuse early rather than fail with ENOSPC after hours of computing. The rows file is
+    sparse, so a resumed partial still needs what it has not written yet."""
+    partial = folder / PARTIAL_FLOW
+    if partial.is_file():
+        n_bytes = max(0, n_bytes - partial.stat().st_blocks * 512)
     free = shutil.disk_usage(folder).free
     if free < n_bytes * 1.05:
-        raise DatasetError(f"{folder}: the flow store needs {n_bytes / 2**30:.2f} GiB but only "
-                           f"{free / 2**30:.2f} GiB are free; free space or choose another --out")
+        raise DatasetError(f"{folder}: the flow store needs {n_bytes / 2**30:.2f} GiB more but "
+                           f"only {free / 2**30:.2f} GiB are free; free space or choose another "
+                           "--out")
+
+
+def _compute(cache: FrameCache, method: str, partial: PartialStore, threads: int) -> int:
+    """Run the pool with OpenCV single-threaded; close the partial if anything fails."""
+    previous_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # parallelism comes from the pool; avoid oversubscription
+    try:
+        return _run_pool(cache, method, partial, threads)
+    except BaseException:
+        partial.close()
+        raise
+    finally:
+        cv2.setNumThreads(previous_threads)
 
 
 def build_flow_store(
@@ -137,21 +155,19 @@ def build_flow_store(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (out_dir / FLOW_FILE, out_dir / META_FILE):
         stale.unlink(missing_ok=True)  # never leave an old store looking complete
+    started = time.perf_counter()
     key = {"method": method, "parameters": store_parameters(method),
            "index_sha256": index_fingerprint(cache.index), "n_frames": len(cache.frames)}
-    if not PartialStore.exists(out_dir):
-        _check_space(out_dir, len(cache.frames) * int(np.prod(ROW_SHAPE)) * 2)
-    partial = PartialStore.open(out_dir, key, n_rows=len(cache.frames), n_tracklets=len(cache))
-    previous_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # parallelism comes from the pool; avoid oversubscription
-    started = time.perf_counter()
+    n_bytes = len(cache.frames) * ROW_BYTES
+    _check_space(out_dir, n_bytes)
     try:
-        n_pairs = _run_pool(cache, method, partial, threads)
-    except BaseException:
-        partial.close()
+        partial = PartialStore.open(out_dir, key, n_rows=len(cache.frames),
+                                    n_tracklets=len(cache))
+        n_pairs = _compute(cache, method, partial, threads)
+    except OSError as err:
+        if is_disk_full(err):
+            raise disk_full_error(out_dir / PARTIAL_FLOW, n_bytes) from err
         raise
-    finally:
-        cv2.setNumThreads(previous_threads)
     seconds = time.perf_counter() - started
     meta = _meta(cache, method, threads, seconds, n_pairs)
     partial.finalize(lambda: write_json_atomic(out_dir / META_FILE, meta), out_dir / FLOW_FILE)
