@@ -41,6 +41,7 @@ from amoc.train.checkpoint import (
     save_checkpoint,
     train_resumably,
 )
+from amoc.train.guard import check_training_loss
 from amoc.train.inputs import (
     needs_offline_flow,
     open_flow,
@@ -184,6 +185,7 @@ def close_epoch(run: Run, stats: dict, seconds: float, partial: Path,
     run.epoch += 1
     run.train_seconds += seconds
     run.history.append({"epoch": run.epoch, **stats})
+    check_training_loss(run.history, t.lr)  # a diverged run stops here, naming train.lr
     log.info("epoch %d/%d: loss %.4f (contrastive %.4f, identity %.4f), %.1f frame pairs/s",
              run.epoch, t.epochs, stats["loss"], stats["contrastive"], stats["identity"],
              stats["frame_pairs_per_s"])
@@ -248,11 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             run.motion_init = str(args.motion_init)
 
     record = milestone_recorder(tcfg, cache, split, flow, device)
+
+    def write_curves() -> None:  # before the model is renamed onto --out
+        if args.log_json:
+            write_json_atomic(args.log_json, curves(run, train))
+
     train_resumably(run, args.out,
                     lambda partial: fit(run, train, cache.frames, flow, partial, record),
-                    start=start)
-    if args.log_json:
-        write_json_atomic(args.log_json, curves(run, train))
+                    start=start, write_outputs=write_curves)
     return 0
 
 
