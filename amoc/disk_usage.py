@@ -4,6 +4,10 @@ Which stage to clean (or move to scratch) first is the question on a cluster quo
 caches and flow stores of the real datasets are tens of GB, the per-run logs are many small files.
 The tree is walked with os.scandir, one directory at a time, keeping only per-item totals, so
 memory stays bounded on results trees with millions of files.
+
+``--orphans`` lists the trained models and evaluations that no current config points to (the
+default config plus every ``--configfile`` given: a variant added by an override file is current
+only while that file is passed), and ``--delete`` removes them after a confirmation (or ``--yes``).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amoc.errors import AmocError
+from amoc.errors import AmocError, ConfigError
 
 # Stages in pipeline order; results/data/{ds}/ is split into raw, index and cache below.
 ORDER = ("data raw", "indexes", "caches", "splits", "flow stores", "pretrain", "models",
@@ -166,13 +172,95 @@ def as_text(results: Path, stages: dict[str, Stage], top: int) -> str:
     return "\n".join(lines)
 
 
+def current_config(configfiles: Sequence[str]) -> dict:
+    """config/config.yaml with each ``--configfile`` merged over it in order, as Snakemake does.
+
+    Raises:
+        ConfigError: a file that cannot be read or is not a YAML mapping, or a merged config
+        that fails validation.
+    """
+    import yaml
+    from snakemake.utils import update_config
+
+    from amoc.experiments import validate_config
+    from amoc.plan import load_merged
+
+    config = load_merged(configfiles[0] if configfiles else None)  # checks the first file
+    for path in configfiles[1:]:
+        try:
+            override = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"--configfile {path}: cannot read it ({err})") from err
+        if not isinstance(override, dict):
+            raise ConfigError(f"--configfile {path}: expected a YAML mapping of config keys")
+        update_config(config, override)
+    if len(configfiles) > 1:
+        validate_config(config, source=", ".join(configfiles))
+    return config
+
+
+def orphans(results: Path, config: dict) -> list[Path]:
+    """Model folders ``models/{ds}/{train_hash}`` and evaluation folders
+    ``eval/{ds}/{train_hash}/{eval_hash}`` under ``results`` that ``config``'s plan does not use."""
+    from amoc.experiments import plan
+
+    p = plan(config)
+    wanted_models = {(j.dataset, j.train_hash) for j in p.train_jobs.values()}
+    wanted_evals = {(j.dataset, j.train_hash, j.eval_hash) for j in p.eval_jobs.values()}
+    found = [(d, (d.parent.name, d.name), wanted_models)
+             for d in sorted(results.glob("models/*/*")) if d.is_dir()]
+    found += [(d, (d.parent.parent.name, d.parent.name, d.name), wanted_evals)
+              for d in sorted(results.glob("eval/*/*/*")) if d.is_dir()]
+    return [path for path, key, wanted in found if key not in wanted]
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(st.st_blocks * 512 for _, st in walk_files(path))
+
+
+def report_orphans(results: Path, configfiles: Sequence[str], delete: bool, yes: bool) -> str:
+    """List (and with ``delete`` remove, after a confirmation unless ``yes``) the orphans."""
+    found = orphans(results, current_config(configfiles))
+    used = "config/config.yaml" + "".join(f" + {f}" for f in configfiles)
+    if not found:
+        return f"no orphans: every model and evaluation under {results} is used by {used}"
+    sizes = {path: _folder_bytes(path) for path in found}
+    head = (f"{len(found)} model/evaluation folder(s) under {results} that {used} does not use "
+            f"({human(sum(sizes.values()))}); a variant added with --configfile is used only "
+            "while that file is passed:")
+    lines = [head]
+    lines += [f"  {path}  {human(size)}" for path, size in sizes.items()]
+    if not delete:
+        return "\n".join(lines + ["delete them with: amoc du --orphans --delete [--configfile ...]"])
+    print("\n".join(lines))
+    if not yes:
+        ask = sys.stdin.isatty()
+        answer = input(f"delete these {len(found)} folders? [y/N] ") if ask else ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return "nothing deleted (pass --yes to delete without asking)"
+    for path in found:
+        shutil.rmtree(path)
+    return f"deleted {len(found)} folder(s), {human(sum(sizes.values()))}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: `amoc du [--results DIR] [--json] [--top N]`."""
+    """CLI: `amoc du [--results DIR] [--json] [--top N] [--orphans [--delete] [--yes]]`."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--top", type=int, default=5, help="largest items listed per stage")
+    parser.add_argument("--orphans", action="store_true",
+                        help="list models and evaluations no current config points to")
+    parser.add_argument("--configfile", nargs="+", default=[],
+                        help="the override files the workflow is run with (as for snakemake)")
+    parser.add_argument("--delete", action="store_true", help="with --orphans: delete them")
+    parser.add_argument("--yes", action="store_true", help="with --delete: do not ask")
     args = parser.parse_args(argv)
+    if args.orphans:
+        if not args.results.is_dir():
+            raise AmocError(f"no results folder at {args.results}")
+        print(report_orphans(args.results, args.configfile, args.delete, args.yes))
+        return 0
     stages = disk_usage(args.results)
     if args.json:
         print(json.dumps(as_json(args.results, stages), indent=2))

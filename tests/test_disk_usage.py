@@ -130,3 +130,50 @@ def test_classify(parts, expected):
 ])
 def test_human(n, text):
     assert human(n) == text
+
+
+def _planned_tree(root, configfiles=()):
+    """results/ holding one model and one evaluation folder of every job of the current plan."""
+    from amoc.disk_usage import current_config
+    from amoc.experiments import plan
+
+    p = plan(current_config(list(configfiles)))
+    for job in p.train_jobs.values():
+        (root / "models" / job.dataset / job.train_hash).mkdir(parents=True, exist_ok=True)
+        (root / "models" / job.dataset / job.train_hash / "split0.pt").write_bytes(b"m")
+    for job in p.eval_jobs.values():
+        folder = root / "eval" / job.dataset / job.train_hash / job.eval_hash
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "split0.parquet").write_bytes(b"e")
+    return p
+
+
+def test_orphans_are_what_no_current_config_points_to(tmp_path, capsys, monkeypatch):
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("experiments:\n  table1:\n    variants:\n"
+                     "      tap_wide: {model: {class: 'examples.tap_baseline:TapNet', "
+                     "embedding: 32}}\n")
+    results = tmp_path / "results"
+    with_extra = _planned_tree(results, [str(extra)])
+    default = _planned_tree(tmp_path / "unused")
+    extra_only = sorted(set(with_extra.train_jobs) - set(default.train_jobs))
+    assert extra_only  # the override file adds a trained model
+    (results / "models/synthwalk/0000000000000000").mkdir()  # a model nothing plans
+    base = ["--results", str(results), "--orphans"]
+    assert run_command(main, [*base, "--configfile", str(extra)]) == 0
+    out = capsys.readouterr().out
+    assert "1 model/evaluation folder(s)" in out and "0000000000000000" in out
+    assert run_command(main, base) == 0  # without the override file, its variant is orphaned
+    out = capsys.readouterr().out
+    assert all(h in out for h in extra_only) and "a variant added with --configfile" in out
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # no answer: nothing deleted
+    assert run_command(main, [*base, "--configfile", str(extra), "--delete"]) == 0
+    assert "nothing deleted" in capsys.readouterr().out
+    assert (results / "models/synthwalk/0000000000000000").is_dir()
+    assert run_command(main, [*base, "--configfile", str(extra), "--delete", "--yes"]) == 0
+    assert "deleted 1 folder(s)" in capsys.readouterr().out
+    assert not (results / "models/synthwalk/0000000000000000").exists()
+    assert all((results / "models/synthwalk" / h).is_dir() for h in extra_only)
