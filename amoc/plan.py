@@ -2,12 +2,17 @@
 
 Usage:
     amoc plan [--configfile config/paper.yaml] [--gpus G] [--jobs-per-gpu k]
-        [--paper-rate R] [--batched-rate R] [--gpu-ceiling R]
+        [--measured] [--paper-rate R] [--batched-rate R] [--gpu-ceiling R]
+        [--lockstep K [--lockstep-rate R]]
 
 Jobs are counted from ``amoc.experiments.plan`` (the plan the workflow builds its DAG from), so
-no Snakemake run is needed. GPU costs are ESTIMATES from the H100 anchors (reference-facts,
-bench/README.md) unless rates measured by bench/gpu_check.sh are passed; every cost line says
-which. Torch-free.
+no Snakemake run is needed. GPU costs are ESTIMATES from the H100 anchors (the figures the
+project was planned with before any GPU run: ``PAPER_RATE``, ``BATCHED_RATE`` below) unless
+measured rates are passed: ``--measured`` takes the H200 figures of bench/gpu_check.sh
+(2026-12-04, bench/README.md), single flags override either; every cost line says which.
+``--lockstep K`` trains the paper-mode splits of each variant K to a job (amoc.train.lockstep)
+at ``--lockstep-rate`` aggregate frame pairs/s; without a measured rate those lines read
+"unmeasured" and the projection keeps one training per job. Torch-free.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import yaml
 from snakemake.utils import update_config
 
 from amoc.cli import run_command
+from amoc.errors import ConfigError
 from amoc.experiments import (
     Plan,
     PretrainKey,
@@ -45,6 +51,9 @@ TTA_COPIES = {"none": 1, "flip": 2, "crops8_flip": 16}
 DATASET_SIZES = {"ilidsvid": (150, 300, 73), "prid2011/paper200": (100, 200, 100),
                  "prid2011/standard178": (89, 178, 100), "mars": (625, 12_180, 58)}
 FLOW_MS_PER_PAIR = {"lk": 41.0, "epic": 12.0, "farneback": 2.4, "dis": 1.7}  # 2 CPU cores
+# bench/README.md, one NVIDIA H200, 2026-12-04: paper mode fp32, batched bf16 + channels_last,
+# best aggregate of 1/2/4/8 concurrent paper-mode processes.
+H200_MEASURED = {"paper": 1_814.0, "batched": 26_443.0, "ceiling": 3_181.0}
 GOALS = ((1, 48.0), (8, 6.0))  # (GPUs, hours) for the whole matrix (issue 15)
 FIG_KINDS = {"fig6a", "fig6b", "fig6c", "fig6d"}
 
@@ -61,6 +70,8 @@ class Rates:
     ceiling: float = BATCHED_RATE
     basis: str = ("ESTIMATE: H100 anchors 4,200 paper fp32 / 34,000 batched bf16+compile "
                   "frame pairs/s")
+    lockstep_k: int = 1
+    lockstep: float | None = None  # aggregate frame pairs/s of one K-model job; None: unmeasured
 
 
 @dataclass(frozen=True)
@@ -76,11 +87,22 @@ class GpuJob:
 
 
 def load_merged(configfile: str | None) -> dict:
-    """config/config.yaml with ``configfile`` merged over it, as ``snakemake --configfile``."""
+    """config/config.yaml with ``configfile`` merged over it, as ``snakemake --configfile``.
+
+    Raises:
+        ConfigError: a missing or unreadable file, or one that is not a YAML mapping.
+    """
     if configfile is None:
         return load_config(DEFAULT_CONFIG)
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    update_config(config, yaml.safe_load(Path(configfile).read_text()))
+    try:
+        override = yaml.safe_load(Path(configfile).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"--configfile {configfile}: cannot read it ({err})") from err
+    if not isinstance(override, dict):
+        raise ConfigError(f"--configfile {configfile}: expected a YAML mapping of config keys, "
+                          f"found {type(override).__name__}; see config/config.yaml")
+    update_config(config, override)
     validate_config(config, source=configfile)
     return config
 
@@ -204,7 +226,12 @@ def gpu_jobs(config: dict, p: Plan, rates: Rates) -> list[GpuJob]:
         t = job.train
         detail = (f"{t.get('epochs', 1000)} epochs x {2 * n_train} pairs x T={t.get('seq_len', 16)}"
                   f", {t.get('mode', 'paper')} mode")
-        groups["train", job.dataset, seconds, rate, detail] += len(trainings_of(p, h))
+        n = len(trainings_of(p, h))
+        if rates.lockstep_k > 1 and rates.lockstep and t.get("mode", "paper") == "paper":
+            seconds = rates.lockstep_k * (seconds - JOB_OVERHEAD_S) * rate / rates.lockstep
+            seconds, rate, n = seconds + JOB_OVERHEAD_S, rates.lockstep, -(-n // rates.lockstep_k)
+            detail += f", lockstep: {rates.lockstep_k} trainings per job"
+        groups["train", job.dataset, seconds, rate, detail] += n
     for key, n in _eval_splits(p).items():
         job = p.eval_jobs[key]
         _, n_test, mean_len = dataset_size(config, job.dataset)
@@ -274,11 +301,11 @@ def report(config: dict, configfile: str, gpus: int, per_gpu: int, rates: Rates)
                      f"at {j.rate:,.0f} frame pairs/s ({j.detail}; +{JOB_OVERHEAD_S:.0f} s "
                      f"start-up) [{tag}]")
     lines.append(f"  offline flow before pre-training: {flow_hours(config, p):.2f} h on 2 CPU "
-                 "cores [ESTIMATE: ms/pair measured on 2 cores, reference-facts]")
+                 "cores [ESTIMATE: ms/pair measured on 2 CPU cores, FLOW_MS_PER_PAIR]")
     model = (f"concurrency model [ESTIMATE]: k jobs on one GPU run at min(k x job rate, "
              f"{rates.ceiling:,.0f} frame pairs/s) in all; wall = flow + pre-training + "
              "max(pool work / (G x aggregate), longest job alone)")
-    lines += ["", model, ""]
+    lines += ["", model, lockstep_line(rates), ""]
     wall = wall_hours(config, p, jobs, gpus, per_gpu, rates.ceiling)
     lines.append(f"projected wall time on G={gpus} GPU(s) x k={per_gpu} jobs: {wall:,.1f} h "
                  f"[{rates.basis}]")
@@ -290,33 +317,64 @@ def report(config: dict, configfile: str, gpus: int, per_gpu: int, rates: Rates)
     return "\n".join(lines)
 
 
+def lockstep_line(rates: Rates) -> str:
+    """How paper-mode trainings are grouped into jobs, and whether that rate was measured."""
+    if rates.lockstep_k <= 1:
+        return "lockstep: off (one training per job; --lockstep K groups a variant's splits)"
+    if not rates.lockstep:
+        return (f"lockstep K={rates.lockstep_k}: unmeasured (no --lockstep-rate; run "
+                "bench/gpu_check.sh): projected with one training per job")
+    return (f"lockstep K={rates.lockstep_k}: {rates.lockstep:,.0f} frame pairs/s per job "
+            "[MEASURED rate, given]")
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate > 0")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="amoc plan", description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", help="merged over config/config.yaml, as in snakemake")
     parser.add_argument("--gpus", type=int, default=1, help="G: GPUs")
     parser.add_argument("--jobs-per-gpu", type=int, default=1, help="k: jobs sharing one GPU")
-    parser.add_argument("--paper-rate", type=float, help="measured frame pairs/s, paper mode")
-    parser.add_argument("--batched-rate", type=float, help="measured frame pairs/s, batched")
-    parser.add_argument("--gpu-ceiling", type=float,
+    parser.add_argument("--measured", action="store_true",
+                        help="the H200 rates of bench/README.md (2026-12-04)")
+    parser.add_argument("--paper-rate", type=_positive, help="measured frame pairs/s, paper mode")
+    parser.add_argument("--batched-rate", type=_positive, help="measured frame pairs/s, batched")
+    parser.add_argument("--gpu-ceiling", type=_positive,
                         help="measured aggregate frame pairs/s of concurrent jobs on one GPU")
+    parser.add_argument("--lockstep", type=int, default=1, metavar="K",
+                        help="paper-mode trainings of one variant per lockstep job")
+    parser.add_argument("--lockstep-rate", type=_positive,
+                        help="measured aggregate frame pairs/s of one K-model lockstep job")
     args = parser.parse_args(argv)
-    if args.gpus < 1 or args.jobs_per_gpu < 1:
-        parser.error("--gpus and --jobs-per-gpu must be >= 1")
+    if args.gpus < 1 or args.jobs_per_gpu < 1 or args.lockstep < 1:
+        parser.error("--gpus, --jobs-per-gpu and --lockstep must be >= 1")
     return args
 
 
 def rates_from(args: argparse.Namespace) -> Rates:
     """The anchors, replaced by whatever measured rates were given (and labelled so)."""
+    lockstep = {"lockstep_k": args.lockstep, "lockstep": args.lockstep_rate}
     given = {k: v for k, v in (("paper", args.paper_rate), ("batched", args.batched_rate),
                                 ("ceiling", args.gpu_ceiling)) if v is not None}
-    if not given:
-        return Rates()
-    missing = sorted({"paper", "batched", "ceiling"} - set(given))
-    basis = "MEASURED (given: " + ", ".join(sorted(given)) + ")"
+    measured = H200_MEASURED if args.measured else {}
+    if not given and not measured:
+        return Rates(**lockstep)
+    values = {**measured, **given}
+    missing = sorted({"paper", "batched", "ceiling"} - set(values))
+    basis = "MEASURED (" + ("H200 2026-12-04" if measured else "") + (
+        "; " if measured and given else "") + (
+        "given: " + ", ".join(sorted(given)) if given else "") + ")"
     basis += f"; ESTIMATE for {', '.join(missing)}" if missing else ""
     anchors = Rates()
-    batched = given.get("batched", anchors.batched)
-    return Rates(given.get("paper", anchors.paper), batched, given.get("ceiling", batched), basis)
+    batched = values.get("batched", anchors.batched)
+    return Rates(values.get("paper", anchors.paper), batched, values.get("ceiling", batched),
+                 basis, **lockstep)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The device check of issue 15, from the repository root; installs nothing, prints ONE table
+# The device check of issues 15 and 23, from the repository root; installs nothing, prints ONE table
 # (python -m amoc.bench.gpu_check; rows in bench/README.md):
-#   bash bench/gpu_check.sh                # a lent CUDA machine (H100/H200: about 5 minutes)
+#   bash bench/gpu_check.sh                # a lent CUDA machine (H100/H200: at most 8 minutes)
 #   bash bench/gpu_check.sh --device cpu   # dry run: tiny sizes on CPU, under a minute
 # Needs torch (with CUDA for the real run), numpy, pandas, pyarrow, tqdm. The table and the log
-# go to $OUT (default /tmp/amoc-gpu-check); the run stops after 540 s so that a hung step
-# cannot eat the device time.
+# go to $OUT (default /tmp/amoc-gpu-check); lockstep rows not started after 400 s read
+# "skipped", and the run stops after 470 s so that a hung step cannot eat the device time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -24,5 +24,5 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
 "| gpu", torch.cuda.get_device_name(0))' || exit 1
-timeout 540 "$PY" -m amoc.bench.gpu_check --device cuda --out "$OUT_DIR/gpu_check_cuda.md" \
+timeout 470 "$PY" -m amoc.bench.gpu_check --device cuda --out "$OUT_DIR/gpu_check_cuda.md" \
     2> >(tee "$OUT_DIR/gpu_check_cuda.log" >&2)

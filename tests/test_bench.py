@@ -34,6 +34,7 @@ EXPECTED = [
     "feature extraction, TTA flip (2 copies), width 0.25",
     "evaluation 200 x 1200 (official, noise 1)", "evaluation 200 x 930 (torchreid, noise 0)",
     *(f"optical flow '{method}'" for method in FLOW_METHODS),
+    "lockstep K=2, paper mode, width 0.125, fp32",
     "frame cache RAM, iLIDS-VID", "frame cache RAM, MARS",
 ]
 HAS_CONTRIB = hasattr(cv2, "optflow") and hasattr(cv2, "ximgproc")

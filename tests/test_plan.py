@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from amoc.errors import ConfigError
 from amoc.experiments import load_config, plan
 from amoc.plan import (
     DEFAULT_CONFIG,
@@ -79,3 +80,42 @@ def test_the_study_preset_builds_and_has_its_stated_power():
     result = snakemake(REPO_ROOT, "-n", "--forceall", "--configfile", study, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert job_counts(config, plan(config)) == planned_jobs(result)
+
+
+@pytest.mark.parametrize("flag", ["--paper-rate", "--batched-rate", "--gpu-ceiling",
+                                  "--lockstep-rate"])
+@pytest.mark.parametrize("value", ["0", "-5", "inf"])
+def test_rates_must_be_positive(flag, value, capsys):
+    with pytest.raises(SystemExit):
+        main(["--configfile", PAPER, flag, value])
+    assert "is not a rate > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "found"), [(None, "cannot read it"), ("", "found NoneType"),
+                                             ("- a\n", "found list")])
+def test_a_bad_configfile_is_a_clear_error(tmp_path, text, found):
+    path = tmp_path / "c.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=f"--configfile {path}.*{found}"):
+        load_merged(str(path))
+
+
+def test_lockstep_projects_only_with_a_measured_rate(capsys):
+    main(["--configfile", PAPER, "--measured"])
+    alone = capsys.readouterr().out
+    assert "MEASURED (H200 2026-12-04)" in alone and "at 1,814 frame pairs/s" in alone
+    assert "lockstep: off" in alone
+    main(["--configfile", PAPER, "--measured", "--lockstep", "10"])
+    unmeasured = capsys.readouterr().out
+    assert "lockstep K=10: unmeasured" in unmeasured
+    assert _projected(unmeasured) == _projected(alone)
+    main(["--configfile", PAPER, "--measured", "--lockstep", "10", "--lockstep-rate", "40000"])
+    locked = capsys.readouterr().out
+    assert "lockstep: 10 trainings per job" in locked and "at 40,000 frame pairs/s" in locked
+    assert _projected(locked) < _projected(alone) / 10
+
+
+def _projected(out: str) -> float:
+    line = next(x for x in out.splitlines() if x.startswith("projected wall time"))
+    return float(line.split(": ")[1].split(" h")[0].replace(",", ""))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from amoc.bench.evaluation import MARS_PROBLEMS, cache_ram_rows, eval_rows, feature_rows, flow_rows
+from amoc.bench.lockstep import lockstep_rows
 from amoc.bench.rows import GIB, Row, device_name, fmt
 from amoc.bench.train import (
     SyntheticData,
@@ -28,9 +29,12 @@ from amoc.models import (
     gflops_per_pair,
 )
 
-SECTIONS = ("train", "features", "eval", "flow")
+SECTIONS = ("train", "features", "eval", "flow", "lockstep")
+LOCKSTEP_WIDTHS = {"cpu": (0.125,), "cuda": (PAPER_MOTION_WIDTH, 0.125)}  # 0.125: config.yaml
 WIDTHS = (PAPER_MOTION_WIDTH, DEFAULT_MOTION_WIDTH)
-ANCHOR_GFLOP = 4.17  # GPU anchor net at FlowNetS width (docs: reference-facts, "GPU anchor")
+# The planning anchor: an AMOC-shaped net at FlowNetS width, 128x64, forward + backward of one
+# frame pair (the figure the GPU targets and amoc.plan's H100 rates were set with).
+ANCHOR_GFLOP = 4.17
 NUM_CLASSES = 150  # iLIDS-VID training identities: the classifier size for the counts
 TARGETS = {("paper", PAPER_MOTION_WIDTH): ">= 4,000 on one H100/H200",
            ("batched", PAPER_MOTION_WIDTH): ">= 40,000 on one H100/H200"}
@@ -53,18 +57,23 @@ class Sizes:
     feature_batch: int
     eval_problems: tuple[tuple[int, int, str], ...]
     flow_pairs: int
+    lockstep_ks: tuple[int, ...]
+    lockstep_steps: int
+    lockstep_seq_len: int
 
 
 QUICK = Sizes(seq_len=4, batch_pairs=2, paper_steps=1, batched_steps=1, warmup=1, narrow=1,
               n_ids=8, pipeline_steps=2, test_length=4, feature_seqs=1, feature_batch=1,
               eval_problems=((200, 1200, "official", 1.0), (200, 930, "torchreid", 0.0)),
-              flow_pairs=2)
+              flow_pairs=2, lockstep_ks=(2,), lockstep_steps=2, lockstep_seq_len=3)
 CPU_FULL = Sizes(seq_len=16, batch_pairs=4, paper_steps=2, batched_steps=1, warmup=1, narrow=2,
                  n_ids=32, pipeline_steps=5, test_length=128, feature_seqs=1, feature_batch=1,
-                 eval_problems=MARS_PROBLEMS, flow_pairs=16)
+                 eval_problems=MARS_PROBLEMS, flow_pairs=16, lockstep_ks=(10,),
+                 lockstep_steps=4, lockstep_seq_len=8)
 CUDA_FULL = Sizes(seq_len=16, batch_pairs=64, paper_steps=100, batched_steps=20, warmup=5,
                   narrow=2, n_ids=256, pipeline_steps=20, test_length=128, feature_seqs=64,
-                  feature_batch=32, eval_problems=MARS_PROBLEMS, flow_pairs=16)
+                  feature_batch=32, eval_problems=MARS_PROBLEMS, flow_pairs=16,
+                  lockstep_ks=(1, 4, 10, 20, 40), lockstep_steps=20, lockstep_seq_len=16)
 
 
 def model_rows() -> tuple[list[Row], dict[float, float]]:
@@ -79,7 +88,7 @@ def model_rows() -> tuple[list[Row], dict[float, float]]:
         Row(f"parameters, width {PAPER_MOTION_WIDTH}", p1, "parameters", where,
             "itself (baseline of width 0.25)", 1.0, notes=note),
         Row(f"GFLOP per frame pair, width {PAPER_MOTION_WIDTH}", g1, "GFLOP", where,
-            f"GPU anchor net: {ANCHOR_GFLOP} GFLOP (reference-facts)", g1 / ANCHOR_GFLOP,
+            f"GPU planning anchor net: {ANCHOR_GFLOP} GFLOP", g1 / ANCHOR_GFLOP,
             notes="amoc.models.gflops_per_pair: forward + backward of one training step"),
     ]
     d = DEFAULT_MOTION_WIDTH
@@ -179,4 +188,9 @@ def collect_rows(device: torch.device, sizes: Sizes, sections: list[str],
         rows += eval_rows(sizes.eval_problems)
     if "flow" in sections:
         rows += flow_rows(sizes.flow_pairs)
+    if "lockstep" in sections:
+        data = synthetic_data(sizes.n_ids, sizes.lockstep_seq_len)
+        rows += lockstep_rows(data, device, dev_name, ks=sizes.lockstep_ks,
+                              widths=LOCKSTEP_WIDTHS[device.type], steps=sizes.lockstep_steps,
+                              warmup=5 if device.type == "cuda" else 2)
     return rows + cache_ram_rows()

@@ -28,11 +28,19 @@ Members whose epochs have fewer steps (fewer training identities) sit out the re
 of the round: no forward, no update, optimiser state untouched. Members resumed at different
 epochs (a kill between two members' checkpoints) train alone until they catch up.
 
+Lockstep is a GPU setting. On a CPU it is slower: K = 10 at width 0.125 (paper mode, T=8, 2
+threads) ran at 0.25x the rate of the same 10 trainings one after another (bench/README.md,
+2026-12-04): a CPU has no launch overhead to share, and grouped convolutions over contiguous
+weights are slower there than one model's channels_last convolutions.
+
 How the arithmetic is batched: ``torch.func.vmap`` of ``functional_call`` over the stacked
 parameters (amoc.train.stacked), which turns every convolution into one grouped convolution
-over the K models. A hand-written grouped-convolution model would give the same kernels without
-vmap's per-call overhead, but would duplicate every layer of the model family (and of any
-plug-in); vmap is taken for that reason.
+over the K models (vmap's batching rule for a convolution with batched weights is exactly a
+grouped convolution). A hand-written grouped-convolution model would run the same kernels
+without vmap's per-call Python overhead, but duplicates every layer of the model family and
+cannot serve plug-ins; it was not built, so the choice rests on that, not on a CPU measurement
+of both (the CPU figure above is vmap's). Under a CUDA graph (``--cuda-graphs``) vmap's Python
+overhead is paid once, at capture.
 """
 
 from __future__ import annotations
