@@ -62,18 +62,20 @@ def test_flow_store_disk_full_names_the_partial(toy_cache: Path, tmp_path: Path,
     monkeypatch.setattr(PartialStore, "write_rows", lambda self, start, rows: _enospc())
     with pytest.raises(DiskFullError, match=rf"{PARTIAL_FLOW}: disk full while writing"):
         flow_store.build_flow_store(toy_cache, "farneback", tmp_path / "flow")
+    assert not PartialStore.exists(tmp_path / "flow")  # nothing done: no store-sized leftover
 
 
 def test_flow_store_checks_space_when_a_partial_exists(toy_cache: Path, tmp_path: Path,  # noqa: F811
                                                        monkeypatch) -> None:
     out = tmp_path / "flow"
-    real_write = PartialStore.write_rows
+    real_mark = PartialStore.mark_done
 
-    def die_after_first(self, start, rows):
-        real_write(self, start, rows)
-        raise KeyboardInterrupt  # killed after one tracklet: a partial store stays behind
+    def die_after_first(self, tracklets):
+        real_mark(self, tracklets)
+        if self.n_done():
+            raise KeyboardInterrupt  # killed after a tracklet is done: the partial stays
 
-    monkeypatch.setattr(PartialStore, "write_rows", die_after_first)
+    monkeypatch.setattr(PartialStore, "mark_done", die_after_first)
     with pytest.raises(KeyboardInterrupt):
         flow_store.build_flow_store(toy_cache, "farneback", out)
     assert PartialStore.exists(out)

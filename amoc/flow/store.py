@@ -134,13 +134,17 @@ def _check_space(folder: Path, n_bytes: int) -> None:
 
 
 def _compute(cache: FrameCache, method: str, partial: PartialStore, threads: int) -> int:
-    """Run the pool with OpenCV single-threaded; close the partial if anything fails."""
+    """Run the pool with OpenCV single-threaded. If anything fails the partial is closed, and
+    removed when no tracklet was finished (a method failing on its first pair leaves no
+    store-sized file behind)."""
     previous_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # parallelism comes from the pool; avoid oversubscription
     try:
         return _run_pool(cache, method, partial, threads)
     except BaseException:
         partial.close()
+        if partial.n_done() == 0:
+            PartialStore.remove(partial.dir)
         raise
     finally:
         cv2.setNumThreads(previous_threads)
