@@ -143,8 +143,9 @@ class Lockstep:
         Returns:
             Detached (k, 3): total, contrastive, identity loss of each chosen member.
         """
-        index = torch.as_tensor(members, device=self.device)
-        margins = self.margins if len(members) == len(self.runs) else self.margins[index]
+        margins = self.margins  # no host-to-device copy for all K: CUDA-graph capturable
+        if len(members) < len(self.runs):
+            margins = margins[torch.as_tensor(members, device=self.device)]
         with autocast_for(self.device, self.runs[0].tcfg.amp):
             losses = self.stack.losses(members, inputs["frames"], inputs.get("flow"),
                                        inputs["labels"], margins)

@@ -78,10 +78,11 @@ class StackedModels:
             frames (k, 2P, T, 3, H, W); flow (k, 2P, T-1, 2, H/2, W/2) or None; labels (k, 2P);
             margins (k,) -> (k, 3): total, contrastive, identity (both sequences) per member.
         """
-        every = members == list(range(len(self)))
-        index = torch.as_tensor(members, device=frames.device)
-        params = {n: p if every else p.index_select(0, index) for n, p in self.params.items()}
-        mask = self.class_mask if every else self.class_mask.index_select(0, index)
+        params, mask = self.params, self.class_mask  # all K: no copies (CUDA-graph capturable)
+        if members != list(range(len(self))):
+            index = torch.as_tensor(members, device=frames.device)
+            params = {n: p.index_select(0, index) for n, p in params.items()}
+            mask = mask.index_select(0, index)
         self.base.train()
 
         def one(params, frames, flow, labels, margin, mask):
