@@ -79,10 +79,21 @@ def test_flow_store_checks_space_when_a_partial_exists(toy_cache: Path, tmp_path
     with pytest.raises(KeyboardInterrupt):
         flow_store.build_flow_store(toy_cache, "farneback", out)
     assert PartialStore.exists(out)
+    checked = []
+    monkeypatch.setattr(flow_store, "_check_space", lambda folder, n: checked.append(n))
+    monkeypatch.setattr(PartialStore, "mark_done", real_mark)
+    flow_store.build_flow_store(toy_cache, "farneback", out)
+    assert checked and checked[0] > 0
+
+
+def test_space_check_counts_what_a_sparse_partial_has_not_written(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    with open(tmp_path / PARTIAL_FLOW, "wb") as fh:
+        fh.truncate(2**30)  # sparse: nothing written yet
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(flow_store.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 10))
-    with pytest.raises(DatasetError, match=r"needs [\d.]+ GiB more but only 0\.00 GiB are free"):
-        flow_store.build_flow_store(toy_cache, "farneback", out)
+    monkeypatch.setattr(flow_store.shutil, "disk_usage", lambda p: usage(2**40, 0, 2**29))
+    with pytest.raises(DatasetError, match=r"needs 1\.00 GiB more but only 0\.50 GiB are free"):
+        flow_store._check_space(tmp_path, 2**30)
 
 
 def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path: Path) -> None:
