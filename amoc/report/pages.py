@@ -21,7 +21,7 @@ body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em; color: 
 p { max-width: 75em; line-height: 1.4; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: right; white-space: nowrap; }
-th { background: #eee; position: sticky; top: 0; }
+th { background: #eee; position: sticky; top: 0; white-space: normal; min-width: 3em; }
 td:first-child, td:nth-child(2), th:first-child { text-align: left; }
 tr:nth-child(even) td { background: #f7f7f7; }
 code { background: #f0f0f0; padding: 0 2px; }
