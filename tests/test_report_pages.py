@@ -4,6 +4,7 @@ plug-in rows without an empty paper line, stable colours, readable axes and figu
 from __future__ import annotations
 
 import html.parser
+import re
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,24 @@ def test_fig5_has_a_colour_key_and_room_for_its_title(tmp_path: Path, monkeypatc
     top = max(ax.get_position().y1 for ax in fig.axes if ax is not key[0])
     title = fig._suptitle.get_window_extent().transformed(fig.transFigure.inverted())
     assert title.y0 >= top
+
+
+def test_the_report_home_page_says_what_ran_and_is_valid_rst() -> None:
+    import types
+
+    import jinja2
+    from docutils.core import publish_parts
+
+    from amoc.experiments import load_config
+    from tests.conftest import REPO_ROOT
+
+    config = load_config(REPO_ROOT / "config" / "config.yaml")
+    template = (REPO_ROOT / "workflow" / "report" / "workflow.rst").read_text()
+    text = jinja2.Template(template).render(snakemake=types.SimpleNamespace(config=config))
+    t1 = config["experiments"]["table1"]
+    assert (f"``table1`` (table1): synthwalk; {len(t1['variants'])} variant(s); "
+            f"{t1['splits']} split(s) x 1 seed(s)") in text
+    assert f"preset\n``{config['preset']}``" in text and "`claims.html`_" in text
+    targets = "".join(f".. _{name}: x\n" for name in re.findall(r"`([\w.]+\.html)`_", text))
+    publish_parts(f"{text}\n\n{targets}", writer_name="html",
+                  settings_overrides={"halt_level": 2, "report_level": 5})
