@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 
 from amoc.config import EvalConfig, PretrainConfig, TrainConfig
+from amoc.config_checks import check_config_references
 from amoc.errors import ConfigError
 from amoc.flow.truth import GROUND_TRUTH
 from amoc.models.config import ModelConfig, canonical_fusion
@@ -38,6 +39,7 @@ SECTIONS = {"model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
 DERIVED = {"model": ("num_classes",), "train": ("seed",), "pretrain": ("seed",)}
 WORKFLOW_ONLY = {"pretrain": ("dataset", "per_dataset", "persons")}
 PRETRAIN_PERSONS = ("train", "all")  # the first is the default
+ABLATIONS = "ablations"  # the experiment kind (and name) amoc/report/ablation_claims.yaml reads
 # num_classes comes from the split when the job runs; any valid count checks the other keys.
 PLACEHOLDER_CLASSES = 2
 
@@ -153,6 +155,7 @@ def validate_config(config: dict, source: str = "config") -> None:
     _check_flow_plugins(config["flow_methods"], source)
     for exp_name, exp in config["experiments"].items():
         _validate_experiment(exp_name, exp, config, source)
+    check_config_references(config, source)  # names the report looks up, flow, datasets
 
 
 def _check_flow_plugins(entries: list[str], source: str) -> None:
@@ -166,6 +169,9 @@ def _check_flow_plugins(entries: list[str], source: str) -> None:
 
 
 def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> None:
+    if exp["kind"] == ABLATIONS and name != ABLATIONS:
+        raise ConfigError(f"{source}: experiments/{name}: kind '{ABLATIONS}' must be the "
+                          f"experiment named '{ABLATIONS}' (its comparisons name it)")
     if ("variants" in exp) == ("grid" in exp):
         raise ConfigError(f"{source}: experiments/{name} needs exactly one of 'variants' or 'grid'")
     for ds in exp["datasets"]:
@@ -183,6 +189,9 @@ def _validate_experiment(name: str, exp: dict, config: dict, source: str) -> Non
         variants = expand_variants(exp, config)
     except ConfigError as err:
         raise ConfigError(f"{source}: experiments/{name}: {err}") from err
+    if not variants and exp["datasets"]:
+        raise ConfigError(f"{source}: experiments/{name} has no variant left to run (every one "
+                          "is null); give it one, or set its datasets to []")
     for variant, resolved in variants.items():
         try:
             jsonschema.validate({k: v for k, v in resolved.items() if v is not None},
@@ -232,7 +241,9 @@ def expand_variants(exp: dict, config: dict) -> dict[str, dict]:
     """Resolve every variant of one experiment to a full {model, train, eval, flow} dict."""
     defaults = {key: config.get(key) for key in ("model", "train", "eval", "flow")}
     base = _deep_merge(defaults, exp.get("base", {}))
-    overrides: dict[str, dict] = dict(exp.get("variants", {}))
+    # A null variant is dropped: a preset's way to remove one inherited from config.yaml.
+    overrides: dict[str, dict] = {name: override for name, override in
+                                  exp.get("variants", {}).items() if override is not None}
     if "grid" in exp:
         axes = exp["grid"]["axes"]
         for values in itertools.product(*axes.values()):
@@ -390,3 +401,17 @@ def flow_error_nets(config: dict, plan_: Plan, dataset: str) -> dict[str, Pretra
 def trainings_of(plan_: Plan, train_hash: str) -> list[Training]:
     """Every (split, replicate) a model is trained on: the union over the cells it fills."""
     return sorted({t for m in plan_.members if m.train_hash == train_hash for t in m.trainings})
+
+
+def runs_ablations(config: dict) -> bool:
+    """True when the config runs the ablations experiment on some dataset."""
+    exp = config["experiments"].get(ABLATIONS)
+    return bool(exp and exp["kind"] == ABLATIONS and exp["datasets"])
+
+
+def milestone_experiments(config: dict, plan_: Plan) -> list[str]:
+    """Experiments with data whose models record rank-1 at milestones: one learning-curve
+    figure each."""
+    return [name for name, exp in config["experiments"].items()
+            if exp["datasets"] and any(plan_.train_jobs[m.train_hash].train["milestones"]
+                                       for m in plan_.members if m.experiment == name)]

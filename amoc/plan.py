@@ -33,9 +33,11 @@ from amoc.experiments import (
     flow_error_nets,
     headline_variant,
     load_config,
+    milestone_experiments,
     plan,
     pretrain_persons,
     pretrain_source,
+    runs_ablations,
     trainings_of,
     validate_config,
 )
@@ -181,6 +183,10 @@ def job_counts(config: dict, p: Plan) -> dict[str, int]:
         "flow_error": len(synthetic), "claims": 1,
         "curves": sum(bool(e["datasets"]) for e in exps),
         "ranked": len(ranked_models(config, p)),
+        "ablations": int(runs_ablations(config)),
+        "rank1_curves": len(milestone_experiments(config, p)),
+        "page": (sum(e["kind"].startswith("table") for e in exps) + len(synthetic) + 1
+                 + int(runs_ablations(config))),
         "all": 1,
     }
     return {rule: n for rule, n in counts.items() if n}

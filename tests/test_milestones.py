@@ -11,6 +11,9 @@ from test_train_toy import build_toy, tiny_model_config
 
 from amoc.models import ModelConfig
 from amoc.models.amoc_net import AmocNet
+from amoc.report.rank1_curves import curve_of
+from amoc.report.rank1_curves import main as rank1_main
+from amoc.report.results import ResultsError
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.milestones import milestone_epochs
 from amoc.train.run import main
@@ -73,3 +76,24 @@ def test_recurrence_off_drops_n_and_pools_per_frame_features() -> None:
     assert net.rnn.recurrent is None
     f = torch.randn(2, 4, net.rnn.input_proj.in_features)
     assert torch.equal(net.rnn(f), net.rnn.input_proj(f))
+
+
+def _curves(path: Path, rank1: dict[int, float]) -> str:
+    epochs = [{"epoch": e, "loss": 1.0} | ({"rank1": rank1[e]} if e in rank1 else {})
+              for e in range(1, 5)]
+    path.write_text(json.dumps({"epochs": epochs}))
+    return str(path)
+
+
+def test_rank1_curve_figure_averages_trainings(tmp_path: Path) -> None:
+    a = [_curves(tmp_path / f"a{k}.json", {1: 0.1 * k, 2: 0.2, 4: 0.3 + 0.1 * k})
+         for k in (1, 2)]
+    b = [_curves(tmp_path / "b.json", {1: 0.05, 2: 0.1, 4: 0.2})]
+    epochs, mean, std = curve_of(a)
+    assert epochs.tolist() == [1, 2, 4]
+    assert mean == pytest.approx([15.0, 20.0, 45.0]) and std == pytest.approx([5.0, 0.0, 5.0])
+    assert rank1_main(["--experiment", "table1", "--member", "x", *a, "--member", "y", *b,
+                       "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 0 and (tmp_path / "fig.pdf").is_file()
+    with pytest.raises(ResultsError, match="no milestone epoch common"):
+        curve_of([_curves(tmp_path / "c.json", {1: 0.1}), _curves(tmp_path / "d.json", {2: 0.1})])

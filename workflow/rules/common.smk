@@ -7,15 +7,18 @@ from importlib import resources
 from snakemake.utils import validate
 
 from amoc.experiments import (
+    ABLATIONS,
     SCHEMA_FILE,
     TRAINING_PATTERN,
     Training,
     flow_error_nets,
     headline_variant,
+    milestone_experiments,
     plan,
     pretrain_persons,
     pretrain_source,
     resolve_pretrain,
+    runs_ablations,
     validate_config,
 )
 from amoc.gpu_slots import ShellPrefix, slot_count
@@ -135,11 +138,12 @@ def report_test_length(name):
 def all_outputs():
     outs = []
     for name, exp in config["experiments"].items():
-        outs += (
-            expand("results/tables/{name}.{ext}", name=name, ext=["md", "tex", "csv"])
-            if exp["kind"].startswith("table")
-            else expand("results/figures/{name}.{ext}", name=name, ext=["png", "pdf"])
-        )
+        if exp["kind"].startswith("table"):
+            outs += expand(
+                "results/tables/{name}.{ext}", name=name, ext=["md", "tex", "csv"]
+            )
+        elif exp["kind"] in FIGURE_KINDS:
+            outs += expand("results/figures/{name}.{ext}", name=name, ext=["png", "pdf"])
         if exp["kind"].startswith("table") and exp["datasets"]:
             outs += expand(
                 "results/figures/{name}_cmc.{ext}", name=name, ext=["png", "pdf"]
@@ -154,6 +158,13 @@ def all_outputs():
         "results/tables/flow_error_{dataset}.{ext}",
         dataset=synthetic_datasets(),
         ext=["md", "csv"],
+    )
+    if runs_ablations(config):
+        outs += expand("results/tables/ablations.{ext}", ext=["md", "csv"])
+    outs += expand(
+        "results/figures/{name}_rank1.{ext}",
+        name=milestone_experiments(config, PLAN),
+        ext=["png", "pdf"],
     )
     return outs + ["results/tables/claims.md", "results/tables/claims.csv"]
 

@@ -1,4 +1,5 @@
-# Evidence: flow accuracy against synthwalk's ground truth, and the paper's claims with CIs.
+# Evidence: flow accuracy against synthwalk's ground truth, the paper's claims and the ablations
+# with training-level intervals, and rank-1 learning curves.
 
 
 rule flow_error:
@@ -51,3 +52,50 @@ rule claims:
     shell:
         "python -m amoc.report.claims --rows {input.rows} --twins {params.twins} "
         "--out results/tables/claims 2> {log}"
+
+
+rule ablations:
+    input:
+        "results/rows/ablations.parquet",
+    output:
+        md="results/tables/ablations.md",
+        csv="results/tables/ablations.csv",
+    log:
+        "results/logs/ablations.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    shell:
+        "python -m amoc.report.claims --rows {input} --builtin ablation_claims.yaml "
+        "--title 'Ablations that explain Table I (not claims of the paper)' "
+        "--out results/tables/ablations 2> {log}"
+
+
+rule rank1_curves:
+    input:
+        lambda w: [f for m in experiment_members(w.experiment) for f in curve_files(m)],
+    output:
+        png=report(
+            "results/figures/{experiment}_rank1.png",
+            caption="../report/rank1.rst",
+            category="Learning curves",
+            labels={"experiment": "{experiment}"},
+        ),
+        pdf="results/figures/{experiment}_rank1.pdf",
+    log:
+        "results/logs/rank1_curves/{experiment}.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        members=lambda w: " ".join(
+            f"--member {m.variant} " + " ".join(curve_files(m))
+            for m in experiment_members(w.experiment)
+        ),
+    shell:
+        "python -m amoc.report.rank1_curves --experiment {wildcards.experiment} "
+        "{params.members} --out results/figures/{wildcards.experiment}_rank1 2> {log}"
