@@ -27,7 +27,8 @@ include: "workflow/rules/evidence.smk"
 
 # Hand-downloaded archives and folders (PRID-2011, MARS) are checked now, before any job runs.
 check_manual_inputs(
-    config["datasets"], [d for x in config["experiments"].values() for d in x["datasets"]]
+    config["datasets"],
+    [d for x in config["experiments"].values() for d in x["datasets"]],
 )
 
 
@@ -35,7 +36,10 @@ onerror:
     # Snakemake says only "check log file(s)": print each failed job's own error message.
     text = console_report(log)
     if text:
-        print(f"\nErrors of the failed jobs (from their logs):\n{text}", file=sys.stderr)
+        print(
+            f"\nErrors of the failed jobs (from their logs):\n{text}",
+            file=sys.stderr,
+        )
 
 
 rule all:

@@ -143,7 +143,9 @@ def all_outputs():
                 "results/tables/{name}.{ext}", name=name, ext=["md", "tex", "csv"]
             )
         elif exp["kind"] in FIGURE_KINDS:
-            outs += expand("results/figures/{name}.{ext}", name=name, ext=["png", "pdf"])
+            outs += expand(
+                "results/figures/{name}.{ext}", name=name, ext=["png", "pdf"]
+            )
         if exp["kind"].startswith("table") and exp["datasets"]:
             outs += expand(
                 "results/figures/{name}_cmc.{ext}", name=name, ext=["png", "pdf"]

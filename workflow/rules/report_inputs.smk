@@ -13,7 +13,9 @@ def ran_text(experiment):
 
 def report_pages():
     """The HTML page of every Markdown table (`snakemake --report` shows HTML inline)."""
-    names = [n for n, x in config["experiments"].items() if x["kind"].startswith("table")]
+    names = [
+        n for n, x in config["experiments"].items() if x["kind"].startswith("table")
+    ]
     names += [f"flow_error_{d}" for d in synthetic_datasets()] + ["claims"]
     names += ["ablations"] if runs_ablations(config) else []
     return expand("results/report/{name}.html", name=names)
