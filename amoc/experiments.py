@@ -415,3 +415,34 @@ def milestone_experiments(config: dict, plan_: Plan) -> list[str]:
     return [name for name, exp in config["experiments"].items()
             if exp["datasets"] and any(plan_.train_jobs[m.train_hash].train["milestones"]
                                        for m in plan_.members if m.experiment == name)]
+
+
+def lockstep_groups(config: dict, plan_: Plan) -> dict[str, list[list[Training]]]:
+    """{train_hash: its trainings cut into lockstep jobs} under ``lockstep.enabled``; {} when off.
+
+    Every training of a model (its splits x seeds) shares one architecture and train config,
+    which is what amoc.train.lockstep needs; groups hold at most ``lockstep.max_models``.
+    Plug-in models train one by one (their shapes are the plug-in's own).
+    """
+    settings = config.get("lockstep") or {}
+    if not settings.get("enabled", False):
+        return {}
+    size = int(settings.get("max_models", 40))
+    groups = {}
+    for train_hash, job in plan_.train_jobs.items():
+        if is_plugin(job.model):
+            continue
+        trainings = trainings_of(plan_, train_hash)
+        groups[train_hash] = [trainings[i:i + size] for i in range(0, len(trainings), size)]
+    return groups
+
+
+def lockstep_shapes(groups: dict[str, list[list[Training]]]) -> list[tuple[tuple[str, ...],
+                                                                          list[str]]]:
+    """[(training names, train hashes)] of ``lockstep_groups``: the workflow defines one rule
+    per distinct group of training names (``train_lockstep{i}``, in this order)."""
+    shapes: dict[tuple[str, ...], list[str]] = {}
+    for train_hash, chunks in groups.items():
+        for chunk in chunks:
+            shapes.setdefault(tuple(t.name for t in chunk), []).append(train_hash)
+    return sorted(shapes.items())

@@ -33,6 +33,8 @@ from amoc.experiments import (
     flow_error_nets,
     headline_variant,
     load_config,
+    lockstep_groups,
+    lockstep_shapes,
     milestone_experiments,
     plan,
     pretrain_persons,
@@ -189,6 +191,10 @@ def job_counts(config: dict, p: Plan) -> dict[str, int]:
                  + int(runs_ablations(config))),
         "all": 1,
     }
+    groups = lockstep_groups(config, p)
+    counts["train"] = sum(len(trainings_of(p, h)) for h in p.train_jobs if h not in groups)
+    for i, (_, hashes) in enumerate(lockstep_shapes(groups)):
+        counts[f"train_lockstep{i}"] = len(hashes)
     return {rule: n for rule, n in counts.items() if n}
 
 
@@ -353,12 +359,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batched-rate", type=_positive, help="measured frame pairs/s, batched")
     parser.add_argument("--gpu-ceiling", type=_positive,
                         help="measured aggregate frame pairs/s of concurrent jobs on one GPU")
-    parser.add_argument("--lockstep", type=int, default=1, metavar="K",
-                        help="paper-mode trainings of one variant per lockstep job")
+    parser.add_argument("--lockstep", type=int, metavar="K",
+                        help="paper-mode trainings of one variant per lockstep job (default: "
+                             "the config's lockstep.max_models when lockstep.enabled, else 1)")
     parser.add_argument("--lockstep-rate", type=_positive,
                         help="measured aggregate frame pairs/s of one K-model lockstep job")
     args = parser.parse_args(argv)
-    if args.gpus < 1 or args.jobs_per_gpu < 1 or args.lockstep < 1:
+    if args.gpus < 1 or args.jobs_per_gpu < 1 or (args.lockstep is not None and args.lockstep < 1):
         parser.error("--gpus, --jobs-per-gpu and --lockstep must be >= 1")
     return args
 
@@ -387,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print the plan of ``--configfile``."""
     args = parse_args(argv)
     config = load_merged(args.configfile)
+    if args.lockstep is None:
+        settings = config.get("lockstep") or {}
+        args.lockstep = int(settings.get("max_models", 40)) if settings.get("enabled") else 1
     print(report(config, args.configfile or str(DEFAULT_CONFIG), args.gpus, args.jobs_per_gpu,
                  rates_from(args)))
     return 0

@@ -56,7 +56,7 @@ def test_projection_is_monotone_in_gpus_and_jobs_per_gpu():
 def test_printed_plan_labels_estimates_and_states_the_goals(capsys):
     assert main(["--configfile", PAPER, "--gpus", "8", "--jobs-per-gpu", "4"]) == 0
     out = capsys.readouterr().out
-    assert "train               701" in out and f"total             {PAPER_TOTAL:,}" in out
+    assert "train_lockstep1      70" in out and f"total             {PAPER_TOTAL:,}" in out
     assert "ESTIMATE" in out and "concurrency model [ESTIMATE]" in out
     assert "1000 epochs x 300 pairs x T=16, paper mode" in out  # iLIDS-VID: 150 training ids
     assert "projected wall time on G=8 GPU(s) x k=4 jobs" in out

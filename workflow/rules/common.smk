@@ -13,6 +13,8 @@ from amoc.experiments import (
     Training,
     flow_error_nets,
     headline_variant,
+    lockstep_groups,
+    lockstep_shapes,
     milestone_experiments,
     plan,
     pretrain_persons,
@@ -232,6 +234,59 @@ def train_inputs(wildcards):
     if variant_spec(job).has_motion_net:
         inputs["motion"] = motion_init(job, Training.parse(wildcards.training).split)
     return inputs
+
+
+# Lockstep (config `lockstep.enabled`): the trainings of a model as one job (rules/train.smk
+# defines one rule per distinct group of training names); other models train one by one.
+LOCKSTEP_GROUPS = lockstep_groups(config, PLAN)
+
+
+def hash_pattern(hashes):
+    """A wildcard regex matching exactly these train hashes ("NONE" matches no hash)."""
+    return "|".join(sorted(hashes)) or "NONE"
+
+
+def single_train_hashes():
+    return [h for h in PLAN.train_jobs if h not in LOCKSTEP_GROUPS]
+
+
+def lockstep_inputs(names):
+    """The input function of a lockstep rule: frames, flow, and per training its split (and
+    the motion net it starts from)."""
+
+    def inputs(wildcards):
+        job = PLAN.train_jobs[wildcards.train_hash]
+        out = {"cache": cache_dir(job.dataset)}
+        if job.flow is not None and variant_spec(job).reads_offline_flow:
+            out["flow"] = flow_dir(job.dataset, job.flow)
+        for name in names:
+            out[f"split_{name}"] = split_file(job.dataset, name)
+            if variant_spec(job).has_motion_net:
+                out[f"motion_{name}"] = motion_init(job, Training.parse(name).split)
+        return out
+
+    return inputs
+
+
+def lockstep_members(names):
+    """`--member SPLIT SEED OUT CURVES [MOTION]` per training of a lockstep job."""
+
+    def members(wildcards, input, output):
+        job = PLAN.train_jobs[wildcards.train_hash]
+        parts = []
+        for name, model, curves in zip(names, output.models, output.curves):
+            member = [
+                input[f"split_{name}"],
+                str(training_seed(job, name)),
+                model,
+                curves,
+            ]
+            if variant_spec(job).has_motion_net:
+                member.append(input[f"motion_{name}"])
+            parts.append("--member " + " ".join(shlex.quote(p) for p in member))
+        return " ".join(parts)
+
+    return members
 
 
 def optional_flag(inputs, key, flag):
