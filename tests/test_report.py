@@ -241,6 +241,7 @@ def test_table2_caption_says_what_each_line_is(table2):
     assert "test length 128" in text and "Trained here" not in text
     assert "protocol (iLIDS-VID: standard, synthwalk: standard)" in text
     assert "synthwalk: not a dataset of the paper's Table II" in text and "NOT comparable" in text
+    assert "same function as at poolN" in text  # why concat_tanh2 repeats concat_pool2
     assert "PRID-2011:" not in text.split("protocol (")[1].split(")")[0]  # not run: no protocol
     assert table2["md"].startswith(text + "\n\n|")
     assert latex_escape(text) in table2["tex"]

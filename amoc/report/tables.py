@@ -46,6 +46,10 @@ def caption(table: str, comp: pd.DataFrame, rows: pd.DataFrame, test_length: int
         f"printed in {source} {ref['paper_table']}, not produced by this benchmark. "
         "difference = ours − paper (percentage points). — = not run / not reported."
     )
+    if table == "table2":
+        text += (" Concatenation and max fusion at tanhN are the same function as at poolN "
+                 "(a per-channel window maximum commutes with both), so those cells are one "
+                 "trained model shown under both names (amoc.models.config.canonical_fusion).")
     foreign = sorted(set(comp.loc[~comp["comparable"], "dataset"]))
     if foreign:
         names = ", ".join(dataset_label(d) for d in foreign)
