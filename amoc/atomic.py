@@ -56,6 +56,16 @@ def disk_full_error(path: str | os.PathLike, needed: float | None = None) -> Dis
                          f"holding {folder}); free space (`amoc du` lists what can go) and rerun")
 
 
+def temporary_folder(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new hidden folder in ``parent`` to fill and rename into place, with the permissions a
+    plain ``mkdir`` would give (mkdtemp makes 0700, so the renamed result would be private)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 def remove_stale_temporaries(path: str | os.PathLike) -> None:
     """Delete ``.<name>.*.tmp`` siblings of `path` left by a killed write before this process."""
     path = Path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import io
+import os
 import socket
 import tarfile
 import urllib.error
@@ -76,9 +77,14 @@ def test_good_archive_extracts_to_the_right_layout(tmp_path, kind):
     else:
         make_tar(archive, TREE, "w:gz" if kind == "tar.gz" else "w")
     out = tmp_path / "data" / "ilidsvid" / "raw"
-    assert prepare("ilidsvid", out, archive=str(archive), checksum=sha256(archive)) == out
+    umask = os.umask(0o022)
+    try:
+        assert prepare("ilidsvid", out, archive=str(archive), checksum=sha256(archive)) == out
+    finally:
+        os.umask(umask)
     assert_tree(out)
     assert [p.name for p in out.parent.iterdir()] == ["raw"]  # no temp folder left beside it
+    assert out.stat().st_mode & 0o777 == 0o755  # as mkdir makes it, not mkdtemp's 0700
 
 
 def test_md5_checksum_and_no_checksum_are_accepted(tmp_path):

@@ -127,9 +127,12 @@ def test_a_flow_plugin_is_registered_and_its_output_checked(tmp_path, monkeypatc
         register_flow_plugin("bad", f"{name}:bad")
         with pytest.raises(ConfigError, match=r"'.*:bad' breaks the flow contract.*\(4, 4\)"):
             compute_flow("bad", frame, frame)
+        register_flow_plugin("cwd", "os:getcwd")  # a callable of another signature
+        with pytest.raises(ConfigError, match=r"'os:getcwd' cannot be called as fn\(frame0"):
+            compute_flow("cwd", frame, frame)
     finally:
-        FLOW_METHODS.pop("zero", None)
-        FLOW_METHODS.pop("bad", None)
+        for name in ("zero", "bad", "cwd"):
+            FLOW_METHODS.pop(name, None)
 
 
 def test_a_flow_plugin_that_does_not_import_fails_at_dag_build() -> None:

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from amoc.atomic import write_json_atomic
+from amoc.atomic import temporary_folder, write_json_atomic
 from amoc.cli import run_command
 from amoc.data.frames import read_frame
 from amoc.data.index import read_index, validate_index, write_index
@@ -163,10 +162,7 @@ def build_cache(index: pd.DataFrame, out_dir: str | os.PathLike, threads: int = 
     _remove_stale(out_dir)
     _check_space(out_dir.parent, int(index["n_frames"].sum()) * int(np.prod(FRAME_SHAPE)))
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the cache must be readable like any folder
+    tmp = temporary_folder(out_dir.parent, f".{out_dir.name}.tmp-")
     try:
         meta = _write_contents(index, tmp, max(1, threads))
         _swap_in(tmp, out_dir)

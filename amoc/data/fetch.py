@@ -15,12 +15,12 @@ import http.client
 import logging
 import shutil
 import tarfile
-import tempfile
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from amoc.atomic import temporary_folder
 from amoc.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def _check_tar_end(tf: tarfile.TarFile) -> None:
 
 def extract(archive: Path, out_dir: Path) -> None:
     """Extract a .zip/.tar(.gz) into `out_dir` atomically (temp dir + rename)."""
-    tmp = Path(tempfile.mkdtemp(prefix=".extract.", dir=out_dir.parent))
+    tmp = temporary_folder(out_dir.parent, ".extract.")
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:

@@ -19,7 +19,11 @@ def checked_flow(frame0: np.ndarray, frame1: np.ndarray, *, plugin: str,
     ``source_sha256`` is not used here: bound as a keyword, it lands in the store's meta.json
     and resume key, so a store computed by an edited file is never resumed.
     """
-    flow = load_object(plugin, "flow method")(frame0, frame1)
+    try:
+        flow = load_object(plugin, "flow method")(frame0, frame1)
+    except TypeError as err:  # a callable of another signature (e.g. os:getcwd)
+        raise ConfigError(f"flow method {plugin!r} cannot be called as fn(frame0, frame1) -> "
+                          f"flow (docs/plugins.md): {err}") from err
     expected = (*frame0.shape[:2], 2)
     if not isinstance(flow, np.ndarray) or flow.shape != expected:
         got = flow.shape if isinstance(flow, np.ndarray) else type(flow).__name__
