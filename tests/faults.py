@@ -203,3 +203,13 @@ def run_measuring_memory(cmd: list[str], cwd: Path | None = None, timeout: float
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), peaks
+
+
+def full_disk(path: object, obj: object) -> None:
+    """A ``write_json_atomic`` stand-in for a disk that is full at that write."""
+    raise OSError(28, "No space left on device", str(path))
+
+
+def no_training(*args: object, **kwargs: object) -> None:
+    """Patched over a training step: a finished run must not train again."""
+    raise AssertionError("the finished run trained again")

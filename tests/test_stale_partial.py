@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from faults import full_disk, no_training
 from test_train_toy import build_toy
 
 from amoc.atomic import write_json_atomic
@@ -92,18 +93,12 @@ def test_full_disk_at_the_last_write_keeps_the_finished_net(
     the partial (no model without its curves), and the rerun finishes without training."""
     out = tmp_path / "motion.pt"
 
-    def full_disk(path, obj):
-        raise OSError(28, "No space left on device", str(path))
-
     with monkeypatch.context() as patch:
         patch.setattr(pretrain_motion, "write_json_atomic", full_disk)
         with pytest.raises(OSError, match="No space left"):
             _pretrain(toy, out)
     partial = out.with_name(out.name + ".partial")
     assert not out.exists() and read_checkpoint(partial, "motion-net")["iteration"] == 4
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the finished run trained again")
 
     monkeypatch.setattr(pretrain_motion.Pretrain, "step", no_training)
     monkeypatch.setattr(pretrain_motion, "write_json_atomic", write_json_atomic)

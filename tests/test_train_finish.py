@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from faults import full_disk, no_training
 from test_train_toy import build_toy, tiny_model_config
 
 from amoc.atomic import write_json_atomic
@@ -36,18 +37,12 @@ def test_full_disk_at_the_curves_write_keeps_the_finished_model(
         caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "m.pt"
 
-    def full_disk(path, obj):
-        raise OSError(28, "No space left on device", str(path))
-
     with monkeypatch.context() as patch:
         patch.setattr(run_module, "write_json_atomic", full_disk)
         with pytest.raises(OSError, match="No space left"):
             _train(toy, out)
     partial = out.with_name(out.name + ".partial")
     assert not out.exists() and read_checkpoint(partial, "amoc-model")["epoch"] == 2
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("the finished run trained again")
 
     monkeypatch.setattr(run_module, "train_one_epoch", no_training)
     assert run_module.write_json_atomic is write_json_atomic
