@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from faults import full_disk, no_training
 from test_train_toy import build_toy
 
 from amoc.atomic import write_json_atomic
 from amoc.train import pretrain_motion
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.pretrain_motion import main
+from tests.faults import full_disk, no_training
 
 CONFIG = {"iterations": 4, "batch_pairs": 2, "lr": 1e-3, "halve_after": 2, "halve_every": 1,
           "heldout_tracklets": 2, "checkpoint_every": 2}

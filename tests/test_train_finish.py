@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from faults import full_disk, no_training
 from test_train_toy import build_toy, tiny_model_config
 
 from amoc.atomic import write_json_atomic
 from amoc.train import run as run_module
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.guard import DivergenceError
+from tests.faults import full_disk, no_training
 
 TRAIN = {"mode": "batched", "batch_pairs": 2, "seq_len": 5, "epochs": 2, "seed": 3,
          "optimizer": "sgd", "lr": 0.01, "checkpoint_every": 1}
