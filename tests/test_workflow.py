@@ -182,12 +182,14 @@ def test_changing_one_variant_reruns_only_its_jobs(tiny_run):
     finally:
         (tiny_run / "config" / "config.yaml").write_text(yaml.safe_dump(TINY))
     # claims reads every experiment's rows, so it reruns too.
+    # page: the HTML pages of Table I and of the claims
     assert planned_jobs(result) == {"train": 2, "evaluate": 2, "collect": 1, "table": 1,
-                                    "cmc_figure": 1, "curves": 1, "claims": 1, "all": 1}
+                                    "cmc_figure": 1, "curves": 1, "claims": 1, "page": 2,
+                                    "all": 1}
     # One new model (a hash not trained before) on both of table1's splits.
     trained = {m.name for m in (tiny_run / "results/models/synthwalk").iterdir()}
     planned = planned_wildcards(result, "train")
-    assert {w["split"] for w in planned} == {"0", "1"}
+    assert {w["training"] for w in planned} == {"split0", "split1"}
     assert len({w["train_hash"] for w in planned}) == 1
     assert not {w["train_hash"] for w in planned} & trained, planned
 
@@ -209,7 +211,7 @@ def test_changing_one_split_reruns_only_that_split(tiny_run):
     # training persons), table1's curves and the claims table; fig6a uses split 0 and is
     # untouched, and so are the ranked figures (split 0).
     assert jobs == {"train": 3, "evaluate": 3, "collect": 1, "table": 1, "cmc_figure": 1,
-                    "pretrain_motion": 1, "curves": 1, "claims": 1, "all": 1}
+                    "pretrain_motion": 1, "curves": 1, "claims": 1, "page": 2, "all": 1}
     table1_models = {m.parent.name for m in (tiny_run / "results/models/synthwalk").glob(
         "*/split1.pt")}
     for rule in ("train", "evaluate"):
