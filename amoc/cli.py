@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flow": ("amoc.flow.store", "compute an offline optical-flow store"),
     "pretrain": ("amoc.train.pretrain_motion", "pre-train the motion net on offline flow"),
     "train": ("amoc.train.run", "train one model on one split"),
+    "lockstep": ("amoc.train.lockstep", "train the splits and seeds of one variant together"),
     "evaluate": ("amoc.eval.evaluate", "extract features and write result rows"),
     "collect": ("amoc.report.collect", "label one experiment's rows and aggregate them"),
     "tables": ("amoc.report.tables", "render the paper's tables"),
