@@ -25,19 +25,21 @@ from amoc.errors import AmocError, ConfigError
 
 # Stages in pipeline order; results/data/{ds}/ is split into raw, index and cache below.
 ORDER = ("data raw", "indexes", "caches", "splits", "flow stores", "pretrain", "models",
-         "curves", "eval rows", "rows/summaries", "tables", "figures", "logs", "benchmarks", "other")
+         "curves", "eval rows", "rows/summaries", "tables", "figures", "report pages", "logs",
+         "benchmarks", "other")
 # First folder under results/ -> (stage, how many folders below it name an item).
 TOP_LEVEL: dict[str, tuple[str, int]] = {
     "splits": ("splits", 1),  # splits/{ds}/split{k}.json
     "flow": ("flow stores", 2),  # flow/{ds}/{method}/
     "pretrain": ("pretrain", 2),  # pretrain/{source}/{method}/w{width}_{colour}/{persons}.pt
-    "models": ("models", 1),  # models/{ds}/{train_hash}/split{k}.pt
+    "models": ("models", 1),  # models/{ds}/{train_hash}/{training}.pt
     "curves": ("curves", 2),  # curves/{train,pretrain}/{ds}/.../*.json (--log-json)
-    "eval": ("eval rows", 1),  # eval/{ds}/{train_hash}/{eval_hash}/split{k}.parquet
+    "eval": ("eval rows", 1),  # eval/{ds}/{train_hash}/{eval_hash}/{training}.parquet
     "rows": ("rows/summaries", 0),
     "summary": ("rows/summaries", 0),
     "tables": ("tables", 0),
     "figures": ("figures", 0),
+    "report": ("report pages", 0),  # report/{table}.html (amoc.report.pages)
     "logs": ("logs", 1),  # logs/{rule}/...
     "benchmarks": ("benchmarks", 1),  # benchmarks/{rule}/...
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from amoc.errors import ConfigError
@@ -56,7 +58,8 @@ def test_projection_is_monotone_in_gpus_and_jobs_per_gpu():
 def test_printed_plan_labels_estimates_and_states_the_goals(capsys):
     assert main(["--configfile", PAPER, "--gpus", "8", "--jobs-per-gpu", "4"]) == 0
     out = capsys.readouterr().out
-    assert "train_lockstep1      70" in out and f"total             {PAPER_TOTAL:,}" in out
+    assert re.search(r"^\s+train_lockstep1\s+70$", out, flags=re.MULTILINE)
+    assert re.search(rf"^\s+total\s+{PAPER_TOTAL:,}$", out, flags=re.MULTILINE)
     assert "ESTIMATE" in out and "concurrency model [ESTIMATE]" in out
     assert "1000 epochs x 300 pairs x T=16, paper mode" in out  # iLIDS-VID: 150 training ids
     assert "projected wall time on G=8 GPU(s) x k=4 jobs" in out
@@ -105,10 +108,12 @@ def test_a_bad_configfile_is_a_clear_error(tmp_path, text, found):
 
 
 def test_lockstep_projects_only_with_a_measured_rate(capsys):
-    main(["--configfile", PAPER, "--measured"])
+    main(["--configfile", PAPER, "--measured", "--lockstep", "1"])  # the preset's own K is 10
     alone = capsys.readouterr().out
     assert "MEASURED (H200 2026-12-04)" in alone and "at 1,814 frame pairs/s" in alone
     assert "lockstep: off" in alone
+    main(["--configfile", PAPER, "--measured"])
+    assert "lockstep K=10: unmeasured" in capsys.readouterr().out  # from lockstep.max_models
     main(["--configfile", PAPER, "--measured", "--lockstep", "10"])
     unmeasured = capsys.readouterr().out
     assert "lockstep K=10: unmeasured" in unmeasured
