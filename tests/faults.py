@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.child_env import child_env
 
@@ -213,3 +214,14 @@ def full_disk(path: object, obj: object) -> None:
 def no_training(*args: object, **kwargs: object) -> None:
     """Patched over a training step: a finished run must not train again."""
     raise AssertionError("the finished run trained again")
+
+
+def fill_disk_at_the_curves(monkeypatch, module, run, out: Path) -> Path:
+    """Run a training ``run()`` whose curves JSON (``module.write_json_atomic``, its last
+    write) hits a full disk; return the partial that must hold the finished state."""
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "write_json_atomic", full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            run()
+    return out.with_name(out.name + ".partial")

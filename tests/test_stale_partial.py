@@ -13,7 +13,7 @@ from amoc.atomic import write_json_atomic
 from amoc.train import pretrain_motion
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.pretrain_motion import main
-from tests.faults import full_disk, no_training
+from tests.faults import fill_disk_at_the_curves, no_training
 
 CONFIG = {"iterations": 4, "batch_pairs": 2, "lr": 1e-3, "halve_after": 2, "halve_every": 1,
           "heldout_tracklets": 2, "checkpoint_every": 2}
@@ -92,12 +92,8 @@ def test_full_disk_at_the_last_write_keeps_the_finished_net(
     """The curves JSON is the job's last output: a full disk there leaves the finished state as
     the partial (no model without its curves), and the rerun finishes without training."""
     out = tmp_path / "motion.pt"
-
-    with monkeypatch.context() as patch:
-        patch.setattr(pretrain_motion, "write_json_atomic", full_disk)
-        with pytest.raises(OSError, match="No space left"):
-            _pretrain(toy, out)
-    partial = out.with_name(out.name + ".partial")
+    partial = fill_disk_at_the_curves(monkeypatch, pretrain_motion, lambda: _pretrain(toy, out),
+                                      out)
     assert not out.exists() and read_checkpoint(partial, "motion-net")["iteration"] == 4
 
     monkeypatch.setattr(pretrain_motion.Pretrain, "step", no_training)

@@ -13,7 +13,7 @@ from amoc.atomic import write_json_atomic
 from amoc.train import run as run_module
 from amoc.train.checkpoint import read_checkpoint
 from amoc.train.guard import DivergenceError
-from tests.faults import full_disk, no_training
+from tests.faults import fill_disk_at_the_curves, no_training
 
 TRAIN = {"mode": "batched", "batch_pairs": 2, "seq_len": 5, "epochs": 2, "seed": 3,
          "optimizer": "sgd", "lr": 0.01, "checkpoint_every": 1}
@@ -36,12 +36,7 @@ def test_full_disk_at_the_curves_write_keeps_the_finished_model(
         toy: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "m.pt"
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run_module, "write_json_atomic", full_disk)
-        with pytest.raises(OSError, match="No space left"):
-            _train(toy, out)
-    partial = out.with_name(out.name + ".partial")
+    partial = fill_disk_at_the_curves(monkeypatch, run_module, lambda: _train(toy, out), out)
     assert not out.exists() and read_checkpoint(partial, "amoc-model")["epoch"] == 2
 
     monkeypatch.setattr(run_module, "train_one_epoch", no_training)
