@@ -41,6 +41,9 @@ DATASETS = ("ilidsvid", "prid2011")
 FLOW_METHODS = ("lk", "epic")
 N_PERSONS, N_FRAMES = 3, 20
 N_ROWS = N_PERSONS * 2 * N_FRAMES
+# The hand-written split: two training persons (a negative pair exists), one test person (a
+# split's training and test persons must be disjoint, amoc.train.inputs.read_split).
+N_TRAIN, N_TEST = 2, 1
 WIDTH = 0.125
 VARIANT_FLOW = {"amoc": "epic", "amoc_offline": "lk"}  # amoc ignores it; fig5 reads epic
 PRETRAIN = {"iterations": 4, "batch_pairs": 2, "heldout_tracklets": 1, "checkpoint_every": 2,
@@ -53,8 +56,8 @@ CHILD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def model_config(variant: str) -> dict:
-    """A tiny model of the given variant for the 3 training persons."""
-    return {"num_classes": N_PERSONS, "variant": variant, "embedding": 16, "fc_dim": 16,
+    """A tiny model of the given variant for the 2 training persons."""
+    return {"num_classes": N_TRAIN, "variant": variant, "embedding": 16, "fc_dim": 16,
             "motion_width": WIDTH, "spatial_filters": [4, 8, 8], "dropout": 0.0}
 
 
@@ -110,7 +113,7 @@ def prepare(name: str, shared_data: Path, root: Path) -> Pipeline:
     cache = build_cache(index, root / "cache", threads=2)
     persons = [f"person_{pid:04d}" for pid in sorted(index["pid"].unique())]
     standard = root / "hand_split.json"
-    standard.write_text(json.dumps([{"train": persons, "test": persons}]))
+    standard.write_text(json.dumps([{"train": persons[:N_TRAIN], "test": persons[N_TRAIN:]}]))
     (split,) = write_splits(make_splits(index, name, 1, 0, standard=standard), root / "splits")
     flows = {m: build_flow_store(cache, m, root / "flow" / m, threads=2) for m in FLOW_METHODS}
     return Pipeline(name, root, index, cache, split, flows)
@@ -189,8 +192,8 @@ def test_reader_cache_and_split_follow_the_contracts(prepared: Pipelines, name: 
     assert np.asarray(cache.sequence(0), dtype=np.float32).std() > 10  # textured, not blank
     split = json.loads(p.split.read_text())
     assert split == {"dataset": p.name, "split": 0, "seed": 0,
-                     "source": "standard:hand_split.json", "train_pids": [1, 2, 3],
-                     "test_pids": [1, 2, 3]}
+                     "source": "standard:hand_split.json", "train_pids": [1, 2],
+                     "test_pids": [3]}
     (random,) = make_splits(index, p.name, 1, seed=0)  # 3 persons: 1 train, 2 test
     assert random["source"] == "random" and len(random["train_pids"]) == 1
     assert sorted(random["train_pids"] + random["test_pids"]) == [1, 2, 3]
@@ -228,9 +231,9 @@ def test_motion_net_pretrained_on_real_flow(trained: Pipelines, name: str) -> No
     assert payload["model_config"] == {"width": WIDTH, "colour": "rgb"} and payload["iteration"] == 4
     assert all(np.isfinite(h["loss"]) for h in payload["history"])
     log = json.loads((p.root / "motion.json").read_text())
-    # held-out: one tracklet of 19 pairs; training: the other 5 tracklets' pairs
+    # the split's training persons only: held-out one tracklet of 19 pairs, training the other 3
     assert log["heldout_pairs"] == N_FRAMES - 1
-    assert log["train_pairs"] == (2 * N_PERSONS - 1) * (N_FRAMES - 1)
+    assert log["train_pairs"] == (2 * N_TRAIN - 1) * (N_FRAMES - 1)
     assert np.isfinite(log["heldout_epe"]) and log["zero_flow_epe"] > 0
     assert not (p.motion.parent / "motion.pt.partial").exists()
 
@@ -259,11 +262,11 @@ def test_evaluation_writes_valid_rows(trained: Pipelines, name: str, variant: st
     assert rows["test_length"].tolist() == EVAL["test_lengths"]
     assert (rows[["experiment", "dataset", "variant"]].drop_duplicates().values.tolist()
             == [["real_mini", p.name, variant]])
-    assert (rows["n_query"] == N_PERSONS).all() and (rows["n_gallery"] == N_PERSONS).all()
+    assert (rows["n_query"] == N_TEST).all() and (rows["n_gallery"] == N_TEST).all()
     cmc = rows[[f"cmc_{k}" for k in range(1, 21)]].to_numpy()
     assert np.isfinite(cmc).all() and (np.diff(cmc, axis=1) >= 0).all()
-    assert (cmc[:, N_PERSONS - 1:] == 1).all()  # every true match is within 3 gallery items
-    assert_single_match_rows(rows, n_query=N_PERSONS)  # mAP is what the CMC's ranks imply
+    assert (cmc[:, N_TEST - 1:] == 1).all()  # every true match is within the gallery's items
+    assert_single_match_rows(rows, n_query=N_TEST)  # mAP is what the CMC's ranks imply
 
 
 @pytest.mark.parametrize("name", DATASETS)

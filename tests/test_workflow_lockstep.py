@@ -15,6 +15,7 @@ from tests.test_workflow import TINY, copy_workflow, planned_jobs, snakemake
 
 LOCKSTEP_TINY = copy.deepcopy(TINY)
 LOCKSTEP_TINY["lockstep"] = {"enabled": True, "max_models": 40}
+LOCKSTEP_TINY["train"]["milestones"] = 2  # rank-1 after the one epoch: the learning-curve rule
 LOCKSTEP_TINY["experiments"]["table1"]["seeds"] = 2
 LOCKSTEP_TINY["experiments"]["table1"]["variants"] = {
     "amoc_nomotion": {"model": {"variant": "amoc_nomotion"}},
@@ -27,7 +28,8 @@ TRAININGS = ["split0", "split0_rep1", "split1", "split1_rep1"]
 @pytest.fixture(scope="module")
 def lockstep_run(tmp_path_factory) -> Path:
     work = copy_workflow(tmp_path_factory.mktemp("lockstep"), LOCKSTEP_TINY)
-    result = snakemake(work, "--cores", "2", "results/rows/table1.parquet")
+    result = snakemake(work, "--cores", "2", "results/rows/table1.parquet",
+                       "results/figures/table1_rank1.png")
     assert result.returncode == 0, result.stderr[-5000:]
     return work
 
@@ -45,6 +47,10 @@ def test_one_job_per_variant_writes_every_trainings_checkpoint(lockstep_run: Pat
     per_variant = rows.groupby("variant")[["split", "seed"]].apply(
         lambda g: sorted(map(tuple, g.to_numpy().tolist())))
     assert all(v == [(0, 0), (0, 1), (1, 0), (1, 1)] for v in per_variant)
+    curves = sorted((lockstep_run / "results/curves/train/synthwalk").glob("*/*.json"))
+    assert len(curves) == 8
+    assert all("rank1" in json.loads(p.read_text())["epochs"][-1] for p in curves)
+    assert (lockstep_run / "results/figures/table1_rank1.png").stat().st_size > 10_000
 
 
 def test_a_changed_split_reruns_its_whole_group(lockstep_run: Path) -> None:
