@@ -20,6 +20,7 @@ from amoc.models import (
     count_parameters,
     gflops_per_pair,
 )
+from amoc.models.config import canonical_fusion
 from amoc.models.temporal import POOLINGS
 
 NUM_CLASSES = 5
@@ -191,3 +192,22 @@ def test_channels_last_and_bf16_autocast_run():
         out = model(frames)
     out.features.float().sum().backward()
     assert torch.isfinite(out.features.float()).all()
+
+
+@pytest.mark.parametrize("fusion", ["concat", "max"])
+@pytest.mark.parametrize("stage", ["1", "2", "3"])
+def test_fusion_at_tanh_is_the_function_at_pool_that_the_plan_trains_once(fusion: str,
+                                                                          stage: str) -> None:
+    """canonical_fusion renames concat/max at tanhN to poolN: same parameters, same outputs."""
+    values = {"num_classes": 3, "variant": "amoc_offline", "fusion": fusion,
+              "fusion_layer": f"tanh{stage}", "embedding": 16, "fc_dim": 16,
+              "spatial_filters": [4, 8, 8], "dropout": 0.0}
+    assert canonical_fusion(values)["fusion_layer"] == f"pool{stage}"
+    assert canonical_fusion({**values, "fusion": "sum"})["fusion_layer"] == f"tanh{stage}"
+    torch.manual_seed(0)
+    at_tanh = build_model(ModelConfig.from_dict(values)).eval()
+    torch.manual_seed(0)
+    at_pool = build_model(ModelConfig.from_dict(canonical_fusion(values))).eval()
+    frames, flow = torch.rand(2, 4, 3, 128, 64), torch.randn(2, 3, 2, 64, 32)
+    assert torch.allclose(at_tanh(frames, flow).features, at_pool(frames, flow).features,
+                          atol=1e-6)
